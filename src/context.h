@@ -1,0 +1,27 @@
+/* An evaluation context: the KV cache and the scratch buffers of one
+ * sequence, allocated once so that evaluating tokens never allocates. */
+#ifndef LM_CONTEXT_H
+#define LM_CONTEXT_H
+
+#include "model.h"
+
+struct lm_context {
+    lm_model *model;
+    int32_t n_ctx;
+    int32_t pos;          /* tokens held in the KV cache */
+    float *k_cache;       /* [n_layer][n_ctx][kv_dim] */
+    float *v_cache;
+    /* Scratch for a batch of up to LM_MAX_BATCH tokens. */
+    float *x;             /* residual stream [batch][n_embd] */
+    float *xb;            /* normed input [batch][max(n_embd, n_ff)] */
+    float *q;             /* [batch][n_embd] */
+    float *k, *v;         /* [batch][kv_dim] */
+    float *att;           /* attention output [batch][n_embd] */
+    float *gate, *up;     /* [batch][n_ff] */
+    float *rope;          /* cos/sin pairs [batch][n_rot] */
+    float *scores;        /* [n_ctx] */
+    void *act;            /* quantized activations of the widest batch */
+    float *logits;        /* [n_vocab] */
+};
+
+#endif
