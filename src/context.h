@@ -4,6 +4,9 @@
 #define LM_CONTEXT_H
 
 #include "model.h"
+#include "threadpool.h"
+
+#define LM_MAX_THREADS 64
 
 struct lm_context {
     lm_model *model;
@@ -19,9 +22,10 @@ struct lm_context {
     float *att;           /* attention output [batch][n_embd] */
     float *gate, *up;     /* [batch][n_ff] */
     float *rope;          /* cos/sin pairs [batch][n_rot] */
-    float *scores;        /* [n_ctx] */
+    float *scores;        /* [LM_MAX_THREADS][n_ctx] */
     void *act;            /* quantized activations of the widest batch */
     float *logits;        /* [n_vocab] */
+    lm_pool *pool;        /* NULL: single-threaded */
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "quant.h"
+#include "threadpool.h"
 
 static size_t widest_act_row(const lm_model *m) {
     const lm_matrix *all[] = {&m->output};
@@ -49,7 +50,7 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
     c->gate = malloc(B * hp->n_ff * sizeof(float));
     c->up = malloc(B * hp->n_ff * sizeof(float));
     c->rope = malloc(B * hp->n_rot * sizeof(float));
-    c->scores = malloc((size_t)n_ctx * sizeof(float));
+    c->scores = malloc((size_t)n_ctx * LM_MAX_THREADS * sizeof(float));
     c->act = malloc(B * widest_act_row(model));
     c->logits = calloc((size_t)hp->n_vocab, sizeof(float));
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
@@ -64,6 +65,7 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
 
 void lm_context_free(lm_context *c) {
     if (!c) return;
+    lm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->q, c->k, c->v, c->att,
                     c->gate, c->up, c->rope, c->scores, c->act, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -73,6 +75,20 @@ void lm_context_free(lm_context *c) {
 void lm_context_reset(lm_context *c) { c->pos = 0; }
 int32_t lm_context_pos(const lm_context *c) { return c->pos; }
 int32_t lm_context_size(const lm_context *c) { return c->n_ctx; }
+
+lm_status lm_context_set_threads(lm_context *c, int n_threads, lm_error *err) {
+    if (n_threads < 1 || n_threads > LM_MAX_THREADS)
+        return lm_fail(err, LM_E_ARGUMENT, "thread count %d is outside 1..%d", n_threads, LM_MAX_THREADS);
+    if (n_threads == lm_pool_size(c->pool)) return LM_OK;
+    lm_pool *pool = n_threads > 1 ? lm_pool_new(n_threads) : NULL;
+    if (n_threads > 1 && !pool)
+        return lm_fail(err, LM_E_MEMORY, "cannot start %d threads", n_threads);
+    lm_pool_free(c->pool);
+    c->pool = pool;
+    return LM_OK;
+}
+
+int lm_context_threads(const lm_context *c) { return lm_pool_size(c->pool); }
 const float *lm_logits(const lm_context *c) { return c->logits; }
 
 /* out[t][r] = W row r . in[t] for n tokens; in rows are W->cols long. */
@@ -82,8 +98,25 @@ static void quantize_input(lm_context *c, const lm_matrix *w, const float *in, i
         lm_quantize_act(w->type, in + (size_t)t * w->cols, (char *)c->act + t * stride, w->cols);
 }
 
+typedef struct gemm_job {
+    const lm_matrix *w;
+    const void *act;
+    int n;
+    float *out;
+} gemm_job;
+
+/* Rows are split in groups of 16 so SIMD kernels keep whole row blocks. */
+static void gemm_task(void *arg, int ith, int nth) {
+    const gemm_job *j = arg;
+    long r0, r1;
+    lm_split_range((long)j->w->rows, ith, nth, 16, &r0, &r1);
+    if (r0 < r1)
+        lm_gemm(j->w->type, j->w->cols, j->w->data, j->w->row_bytes, j->act, j->n, j->out, j->w->rows, r0, r1);
+}
+
 static void multiply(lm_context *c, const lm_matrix *w, int n, float *out) {
-    lm_gemm(w->type, w->cols, w->data, w->row_bytes, c->act, n, out, w->rows, 0, w->rows);
+    gemm_job job = {w, c->act, n, out};
+    lm_pool_run(c->pool, gemm_task, &job);
 }
 
 static void matmul(lm_context *c, const lm_matrix *w, const float *in, int n, float *out) {
@@ -136,28 +169,47 @@ static void apply_rope(lm_context *c, int n) {
     }
 }
 
-/* Multi-head attention of each batch token over every cached position up to
- * its own (causal), with grouped KV heads. */
-static void attend(lm_context *c, int layer, int32_t pos0, int n) {
+typedef struct attend_job {
+    lm_context *c;
+    int layer, n;
+    int32_t pos0;
+} attend_job;
+
+/* One query head of one token over every cached position up to its own
+ * (causal), with grouped KV heads. */
+static void attend_head(lm_context *c, int layer, int32_t last, const float *qh, int kv_head, float *scores,
+                        float *out) {
     const lm_hparams *hp = &c->model->hp;
-    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    const size_t kv_dim = (size_t)hp->n_head_kv * hd;
-    const float *kc = c->k_cache + (size_t)layer * c->n_ctx * kv_dim;
-    const float *vc = c->v_cache + (size_t)layer * c->n_ctx * kv_dim;
+    const int hd = hp->head_dim;
+    const size_t kv_dim = (size_t)hp->n_head_kv * hd, kv_off = (size_t)kv_head * hd;
+    const float *kc = c->k_cache + (size_t)layer * c->n_ctx * kv_dim + kv_off;
+    const float *vc = c->v_cache + (size_t)layer * c->n_ctx * kv_dim + kv_off;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int t = 0; t < n; t++) {
-        const int32_t last = pos0 + t;
-        for (int h = 0; h < hp->n_head; h++) {
-            const float *qh = c->q + ((size_t)t * hp->n_head + h) * hd;
-            const size_t kv_off = (size_t)(h / group) * hd;
-            for (int32_t j = 0; j <= last; j++)
-                c->scores[j] = lm_dot_f32(qh, kc + j * kv_dim + kv_off, hd) * scale;
-            lm_softmax(c->scores, last + 1);
-            float *out = c->att + ((size_t)t * hp->n_head + h) * hd;
-            memset(out, 0, hd * sizeof(float));
-            for (int32_t j = 0; j <= last; j++) lm_axpy_f32(out, vc + j * kv_dim + kv_off, c->scores[j], hd);
-        }
+    for (int32_t j = 0; j <= last; j++) scores[j] = lm_dot_f32(qh, kc + j * kv_dim, hd) * scale;
+    lm_softmax(scores, last + 1);
+    memset(out, 0, hd * sizeof(float));
+    for (int32_t j = 0; j <= last; j++) lm_axpy_f32(out, vc + j * kv_dim, scores[j], hd);
+}
+
+/* Threads take whole (token, head) pairs. */
+static void attend_task(void *arg, int ith, int nth) {
+    const attend_job *j = arg;
+    lm_context *c = j->c;
+    const lm_hparams *hp = &c->model->hp;
+    const int group = hp->n_head / hp->n_head_kv;
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    long begin, end;
+    lm_split_range((long)j->n * hp->n_head, ith, nth, 1, &begin, &end);
+    for (long i = begin; i < end; i++) {
+        const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
+        const size_t at = ((size_t)t * hp->n_head + h) * hp->head_dim;
+        attend_head(c, j->layer, j->pos0 + t, c->q + at, h / group, scores, c->att + at);
     }
+}
+
+static void attend(lm_context *c, int layer, int32_t pos0, int n) {
+    attend_job job = {c, layer, n, pos0};
+    lm_pool_run(c->pool, attend_task, &job);
 }
 
 static void store_kv(lm_context *c, int layer, int32_t pos0, int n) {

@@ -99,6 +99,9 @@ void lm_context_free(lm_context *ctx);
 void lm_context_reset(lm_context *ctx);   /* forget every evaluated token */
 int32_t lm_context_pos(const lm_context *ctx);
 int32_t lm_context_size(const lm_context *ctx);
+/* Threads that split each matrix product and the attention heads (1: none). */
+lm_status lm_context_set_threads(lm_context *ctx, int n_threads, lm_error *err);
+int lm_context_threads(const lm_context *ctx);
 
 /* Appends tokens to the context (batched prompt evaluation) and computes the
  * logits of the last one. LM_E_CONTEXT_FULL when they do not fit: nothing is

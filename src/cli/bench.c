@@ -53,7 +53,7 @@ int cmd_bench(int argc, char **argv) {
     }
     lm_model *model;
     lm_context *ctx;
-    if (cli_load(path, (int32_t)(n_prompt + n_gen), &model, &ctx)) return 1;
+    if (cli_load(path, (int32_t)(n_prompt + n_gen), (int)threads, &model, &ctx)) return 1;
     int32_t *tokens = malloc((size_t)(n_prompt + n_gen) * sizeof *tokens);
     double *prefill = malloc((size_t)reps * sizeof *prefill), *decode = malloc((size_t)reps * sizeof *decode);
     int status = tokens && prefill && decode ? 0 : cli_error("out of memory");

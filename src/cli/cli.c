@@ -43,13 +43,18 @@ int cli_parse_float(const char *flag, const char *value, float *out) {
     return 1;
 }
 
-int cli_load(const char *path, int32_t n_ctx, lm_model **model, lm_context **ctx) {
+int cli_load(const char *path, int32_t n_ctx, int n_threads, lm_model **model, lm_context **ctx) {
     lm_error err;
     lm_load_params params = lm_load_params_default();
     params.n_ctx = n_ctx;
     if (!path) return cli_error("no model given (-m MODEL)");
     if (lm_model_load_file(path, &params, model, &err) != LM_OK) return cli_fail(&err);
     if (ctx && lm_context_new(*model, 0, ctx, &err) != LM_OK) {
+        lm_model_free(*model);
+        return cli_fail(&err);
+    }
+    if (ctx && lm_context_set_threads(*ctx, n_threads, &err) != LM_OK) {
+        lm_context_free(*ctx);
         lm_model_free(*model);
         return cli_fail(&err);
     }

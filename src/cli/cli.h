@@ -14,7 +14,8 @@ int cli_fail(const lm_error *err);
 int cli_parse_int(const char *flag, const char *value, long min, long max, long *out);
 int cli_parse_float(const char *flag, const char *value, float *out);
 
-/* Loads a model given by -m, with a context of n_ctx tokens (0: default). */
-int cli_load(const char *path, int32_t n_ctx, lm_model **model, lm_context **ctx);
+/* Loads a model given by -m, with a context of n_ctx tokens (0: default)
+ * evaluated by n_threads threads. */
+int cli_load(const char *path, int32_t n_ctx, int n_threads, lm_model **model, lm_context **ctx);
 
 #endif

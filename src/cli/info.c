@@ -12,7 +12,7 @@ int cmd_info(int argc, char **argv) {
         else return cli_error("unexpected argument '%s'", argv[i]);
     }
     lm_model *model;
-    if (cli_load(path, 0, &model, NULL)) return 1;
+    if (cli_load(path, 0, 1, &model, NULL)) return 1;
     puts(lm_model_info_json(model));
     lm_model_free(model);
     return 0;

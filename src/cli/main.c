@@ -11,7 +11,7 @@ static const struct {
     const char *usage;
 } commands[] = {
     {"run", cmd_run, "run -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
-                     "      [--repeat-penalty R] [--seed S] [--config JSON] [--no-bos] [--chat] [-c CTX]\n"
+                     "      [--repeat-penalty R] [--seed S] [--config JSON] [--no-bos] [--chat] [-c CTX] [-t THREADS]\n"
                      "      [--dump-logits FILE]"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--special] TEXT"},
     {"info", cmd_info, "info -m MODEL"},

@@ -9,7 +9,7 @@
 typedef struct run_args {
     const char *model, *prompt, *dump_path;
     int chat;
-    long n_ctx;
+    long n_ctx, n_threads;
     lm_generate_params gen;
 } run_args;
 
@@ -42,6 +42,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (!strcmp(flag, "--dump-logits")) a->dump_path = value;
         else if (!strcmp(flag, "-c")) {
             if (!cli_parse_int(flag, value, 0, 1 << 20, &a->n_ctx)) return 0;
+        } else if (!strcmp(flag, "-t")) {
+            if (!cli_parse_int(flag, value, 1, 64, &a->n_threads)) return 0;
         } else if (!strcmp(flag, "--config")) {
             if (lm_generate_params_from_json(value, &a->gen, &err) != LM_OK) return cli_fail(&err), 0;
         } else if (!parse_sampling_flag(a, flag, value)) return 0;
@@ -120,8 +122,9 @@ int cmd_run(int argc, char **argv) {
     lm_context *ctx;
     lm_error err;
     a.gen = lm_generate_params_default();
+    a.n_threads = 1;
     if (!parse_args(argc, argv, &a)) return 1;
-    if (cli_load(a.model, (int32_t)a.n_ctx, &model, &ctx)) return 1;
+    if (cli_load(a.model, (int32_t)a.n_ctx, (int)a.n_threads, &model, &ctx)) return 1;
     char *chat = a.chat ? chat_prompt(model, a.prompt, &err) : NULL;
     int status = a.chat && !chat ? cli_fail(&err) : generate(ctx, model, chat ? chat : a.prompt, &a);
     free(chat);

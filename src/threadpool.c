@@ -1,0 +1,134 @@
+#include "threadpool.h"
+
+#include <stdlib.h>
+
+#ifndef LM_NO_THREADS
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#define SPINS_BEFORE_SLEEP 20000
+
+struct lm_pool {
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint generation; /* bumped once per job */
+    atomic_int pending;     /* workers still busy with the current job */
+    atomic_int stopping;
+    lm_task_fn fn;
+    void *arg;
+};
+
+typedef struct worker_arg {
+    lm_pool *pool;
+    int ith;
+} worker_arg;
+
+/* Waits for the generation to move past seen: spin first, then sleep. */
+static unsigned wait_for_job(lm_pool *p, unsigned seen) {
+    for (int i = 0; i < SPINS_BEFORE_SLEEP; i++) {
+        unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen) return g;
+    }
+    pthread_mutex_lock(&p->lock);
+    unsigned g;
+    while ((g = atomic_load(&p->generation)) == seen) pthread_cond_wait(&p->wake, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    return g;
+}
+
+static void *worker_main(void *raw) {
+    worker_arg *w = raw;
+    lm_pool *p = w->pool;
+    const int ith = w->ith;
+    free(w);
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_for_job(p, seen);
+        if (atomic_load(&p->stopping)) return NULL;
+        p->fn(p->arg, ith, p->n_threads);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+}
+
+static void stop_workers(lm_pool *p, int started) {
+    atomic_store(&p->stopping, 1);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add(&p->generation, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < started; i++) pthread_join(p->threads[i], NULL);
+}
+
+lm_pool *lm_pool_new(int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    lm_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n_threads = n_threads;
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    int started = 0;
+    for (; p->threads && started < n_threads - 1; started++) {
+        worker_arg *w = malloc(sizeof *w);
+        if (!w) break;
+        *w = (worker_arg){p, started + 1};
+        if (pthread_create(&p->threads[started], NULL, worker_main, w) != 0) {
+            free(w);
+            break;
+        }
+    }
+    if (!p->threads || started < n_threads - 1) {
+        stop_workers(p, started);
+        lm_pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void lm_pool_free(lm_pool *p) {
+    if (!p) return;
+    if (!atomic_load(&p->stopping)) stop_workers(p, p->n_threads - 1);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    free(p->threads);
+    free(p);
+}
+
+int lm_pool_size(const lm_pool *p) { return p ? p->n_threads : 1; }
+
+void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) {
+    if (!p || p->n_threads == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->pending, p->n_threads - 1);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    fn(arg, 0, p->n_threads);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) sched_yield();
+}
+
+#else /* LM_NO_THREADS */
+
+lm_pool *lm_pool_new(int n_threads) { return NULL; }
+void lm_pool_free(lm_pool *p) {}
+int lm_pool_size(const lm_pool *p) { return 1; }
+void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) { fn(arg, 0, 1); }
+
+#endif
+
+void lm_split_range(long n, int ith, int nth, long align, long *begin, long *end) {
+    const long units = (n + align - 1) / align;
+    const long per = units / nth, extra = units % nth;
+    const long first = ith * per + (ith < extra ? ith : extra);
+    const long count = per + (ith < extra);
+    *begin = first * align < n ? first * align : n;
+    *end = (first + count) * align < n ? (first + count) * align : n;
+}
