@@ -1,0 +1,157 @@
+/* The scalar reference kernels: plain C, simple enough to be obviously
+ * correct. Every other kernels_*.c must produce the same results (up to float
+ * summation order); tests/c/test_kernels.c holds them to it.
+ *
+ * Quantized products decode each weight block into integer levels and
+ * per-sub-block scales/mins (lm_block_levels, the same decoder dequantization
+ * uses), take integer dots with the Q8 activations, and correct for the mins
+ * with the activation block sums. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels_act.h"
+#include "quant.h"
+
+enum { TOKEN_TILE = 8 }; /* tokens sharing one decoded weight block */
+
+static int is_float_type(lm_type t) {
+    return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
+}
+
+/* Callers pass supported types only; an unknown one gets 0 bytes. */
+size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return 0;
+    if (is_float_type(wtype)) return (size_t)n * sizeof(float);
+    if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(lm_act_q8_256);
+    return (size_t)(n / LM_QK) * sizeof(lm_act_q8_32);
+}
+
+void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return;
+    if (is_float_type(wtype)) {
+        memcpy(xq, x, (size_t)n * sizeof(float));
+    } else if (tt->block_size == LM_QK_K) {
+        for (int64_t b = 0; b < n / LM_QK_K; b++) lm_act_quantize_block256(x + b * LM_QK_K, (lm_act_q8_256 *)xq + b);
+    } else {
+        for (int64_t b = 0; b < n / LM_QK; b++) lm_act_quantize_block32(x + b * LM_QK, (lm_act_q8_32 *)xq + b);
+    }
+}
+
+/* ---- float weights ---- */
+
+static float weight_f32(lm_type t, const uint8_t *row, int64_t i) {
+    if (t == LM_TYPE_F32) {
+        float f;
+        memcpy(&f, row + 4 * i, sizeof f);
+        return f;
+    }
+    uint16_t h = (uint16_t)(row[2 * i] | row[2 * i + 1] << 8);
+    return t == LM_TYPE_F16 ? lm_f16_to_f32(h) : lm_bf16_to_f32(h);
+}
+
+static void gemm_float(lm_type wtype, int64_t n_cols, const uint8_t *w, size_t w_row_bytes,
+                       const float *x, int n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * w_row_bytes;
+        for (int t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_cols;
+            float sum = 0;
+            for (int64_t i = 0; i < n_cols; i++) sum += weight_f32(wtype, row, i) * xt[i];
+            y[t * y_stride + r] = sum;
+        }
+    }
+}
+
+/* ---- quantized weights ---- */
+
+static float dot_block32(const lm_levels *lv, const lm_act_q8_32 *a) {
+    int32_t isum = 0;
+    for (int i = 0; i < LM_QK; i++) isum += lv->q[i] * a->q[i];
+    return a->d * (lv->scale[0] * (float)isum - lv->min[0] * (float)a->sum);
+}
+
+/* Sub-blocks are 16 or 32 values: their activation sum is one or two bsums. */
+static float dot_block256(const lm_levels *lv, const lm_act_q8_256 *a) {
+    float sum = 0;
+    for (int s = 0; s < LM_QK_K / lv->sub; s++) {
+        int32_t isum = 0, asum = 0;
+        for (int i = s * lv->sub; i < (s + 1) * lv->sub; i++) isum += lv->q[i] * a->q[i];
+        for (int j = s * lv->sub / 16; j < (s + 1) * lv->sub / 16; j++) asum += a->bsums[j];
+        sum += lv->scale[s] * (float)isum - lv->min[s] * (float)asum;
+    }
+    return a->d * sum;
+}
+
+static void gemm_quant(lm_type wtype, int64_t n_cols, const uint8_t *w, size_t w_row_bytes,
+                       const uint8_t *xq, int n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    const int64_t nb = n_cols / tt->block_size;
+    const size_t act_bytes = lm_act_row_bytes(wtype, n_cols);
+    const int k_quant = tt->block_size == LM_QK_K;
+    lm_levels lv;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * w_row_bytes;
+        for (int t0 = 0; t0 < n_tok; t0 += TOKEN_TILE) {
+            int nt = n_tok - t0 < TOKEN_TILE ? n_tok - t0 : TOKEN_TILE;
+            float acc[TOKEN_TILE] = {0};
+            for (int64_t b = 0; b < nb; b++) {
+                lm_block_levels(wtype, row + b * tt->block_bytes, &lv);
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *xt = xq + (size_t)(t0 + t) * act_bytes;
+                    acc[t] += k_quant ? dot_block256(&lv, (const lm_act_q8_256 *)xt + b)
+                                      : dot_block32(&lv, (const lm_act_q8_32 *)xt + b);
+                }
+            }
+            for (int t = 0; t < nt; t++) y[(t0 + t) * y_stride + r] = acc[t];
+        }
+    }
+}
+
+void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
+             const void *xq, int n_tok, float *y, int64_t y_stride,
+             int64_t r0, int64_t r1) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return;
+    if (is_float_type(wtype))
+        gemm_float(wtype, n_cols, w, w_row_bytes, xq, n_tok, y, y_stride, r0, r1);
+    else
+        gemm_quant(wtype, n_cols, w, w_row_bytes, xq, n_tok, y, y_stride, r0, r1);
+}
+
+/* ---- float vector helpers ---- */
+
+float lm_dot_f32(const float *a, const float *b, int64_t n) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+void lm_axpy_f32(float *y, const float *x, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out may alias x. w == NULL means unit weights. */
+void lm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    if (n <= 0) return;
+    float ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+/* Subtracting the max keeps every exp() in (0, 1]. */
+void lm_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float max = x[0], sum = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int64_t i = 0; i < n; i++) x[i] /= sum;
+}
