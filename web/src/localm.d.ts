@@ -1,0 +1,123 @@
+// Type declarations for localm (web/src/localm.js).
+
+/** Error.code values the API rejects with. */
+export type LocalLMErrorCode =
+  | 'E_FORMAT' | 'E_UNSUPPORTED' | 'E_NETWORK' | 'E_MEMORY' | 'E_ABORTED'
+  | 'E_CONTEXT_FULL' | 'E_OPTION' | 'E_TEMPLATE' | 'E_QUOTA' | 'E_INTEGRITY'
+  | 'E_ARGUMENT' | 'E_STATE' | 'E_IO' | 'E_INTERNAL';
+
+export interface LocalLMError extends Error {
+  code: LocalLMErrorCode;
+}
+
+export interface LoadProgress {
+  phase: 'download' | 'cache' | 'load';
+  loaded: number;
+  /** Bytes expected so far (split models: grows as parts are reached). */
+  total: number;
+  /** Index of the part being read (split models). */
+  part?: number;
+}
+
+/**
+ * A URL (string or URL), several URLs (the parts of a split GGUF, in order),
+ * a Blob/File, an ArrayBuffer or typed array (transferred to the worker:
+ * detached afterwards), or in Node a file path.
+ */
+export type ModelSource =
+  | string | URL | Blob | ArrayBuffer | ArrayBufferView
+  | Array<string | URL> | Blob[] | ArrayBuffer[];
+
+export interface LoadOptions {
+  /** Context size in tokens (0 or absent: the model's, capped at 4096). */
+  contextSize?: number;
+  /** Accepted for compatibility; the wasm build runs on one thread. */
+  threads?: number;
+  /** Keep downloaded weights in IndexedDB (browsers; default true). */
+  cache?: boolean;
+  onProgress?: (progress: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  /** <= 0: greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  seed?: number;
+  /** Generation ends before any of these strings. */
+  stop?: string | string[];
+  ignoreEos?: boolean;
+  /** Default: the model's own setting. */
+  addBos?: boolean;
+  /** Stops the generation within one token; the model stays usable. */
+  signal?: AbortSignal;
+}
+
+export interface Piece {
+  /** Never splits a UTF-8 character. */
+  text: string;
+  token: number;
+  logprob: number;
+}
+
+export interface GenerationStats {
+  promptTokens: number;
+  promptMs: number;
+  genTokens: number;
+  genMs: number;
+  prefillTokPerSec: number;
+  decodeTokPerSec: number;
+  wasmMemoryBytes: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface CachedModel {
+  url: string;
+  size: number;
+  sha256?: string;
+  complete: boolean;
+  storedAt: number;
+  lastUsed: number;
+}
+
+export interface ModelCache {
+  list(): Promise<CachedModel[]>;
+  delete(url: string): Promise<void>;
+  clear(): Promise<void>;
+  usage(): Promise<{ usage: number; quota: number; models: number }>;
+}
+
+export declare const modelCache: ModelCache;
+
+export declare class LocalLM {
+  static cache: ModelCache;
+  static load(source: ModelSource, options?: LoadOptions): Promise<LocalLM>;
+
+  /** The context size the model was loaded with. */
+  readonly contextSize: number;
+
+  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<Piece, void, undefined>;
+  complete(prompt: string, options?: GenerateOptions): Promise<{ text: string; stats: GenerationStats }>;
+  /** Formats the messages with the model's chat template and generates the reply. */
+  chat(messages: ChatMessage[], options?: GenerateOptions): AsyncGenerator<Piece, void, undefined>;
+  tokenize(text: string, options?: { addBos?: boolean }): Promise<number[]>;
+  detokenize(ids: ArrayLike<number>): Promise<string>;
+  /** GGUF metadata, hyper-parameters and tensor summary. */
+  info(): Record<string, unknown>;
+  /** Statistics of the last generation. */
+  stats(): GenerationStats;
+  unload(): Promise<void>;
+}
+
+export default LocalLM;
