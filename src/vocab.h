@@ -20,11 +20,13 @@ int32_t lm_vocab_eos(const lm_vocab *v);      /* -1 if none */
 int lm_vocab_add_bos(const lm_vocab *v);      /* tokenizer.ggml.add_bos_token, or the type's default */
 int lm_vocab_is_eog(const lm_vocab *v, int32_t token); /* EOS, EOT, EOM... */
 
-/* Same contract as lm_tokenize in localm.h. */
+/* Same contract as lm_tokenize in localm.h; INT32_MIN when memory runs out
+ * or the result would not fit an int32_t. */
 int32_t lm_vocab_tokenize(const lm_vocab *v, const char *text, size_t len,
                           int add_bos, int parse_special, int32_t *out,
                           int32_t max);
-/* Same contract as lm_token_to_piece. Control tokens (BOS, EOS...) give no
+/* Same contract as lm_token_to_piece (an id out of range gives 0 bytes).
+ * Control tokens (BOS, EOS...) give no
  * bytes; byte tokens (<0x0A>) give their byte; BPE pieces are un-mapped from
  * the GPT-2 byte alphabet; SentencePiece's U+2581 becomes a space. */
 int32_t lm_vocab_token_to_piece(const lm_vocab *v, int32_t token, char *buf,

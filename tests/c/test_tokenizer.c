@@ -1,0 +1,255 @@
+/* Tokenizers against llama.cpp's reference token ids: for every
+ * ../shared/vocab/ggml-vocab-*.gguf with .inp/.out, each test string is
+ * tokenized like test-tokenizer-0 does (no BOS, special tokens not parsed)
+ * and compared with its line of ids. Also round trips and hostile inputs. */
+#include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "gguf.h"
+#include "vocab.h"
+
+typedef struct buffer {
+    char *data;
+    size_t size;
+} buffer;
+
+static int read_file(const char *path, buffer *b) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    b->data = NULL;
+    b->size = 0;
+    size_t cap = 0, n;
+    char chunk[1 << 16];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b->size + n + 1 > cap) {
+            cap = (b->size + n + 1) * 2;
+            b->data = realloc(b->data, cap);
+        }
+        memcpy(b->data + b->size, chunk, n);
+        b->size += n;
+    }
+    fclose(f);
+    if (!b->data) b->data = calloc(1, 1);
+    b->data[b->size] = 0;
+    return 1;
+}
+
+/* Next test string of an .inp file: they are separated by this line. */
+static int next_input(const buffer *inp, size_t *pos, const char **s, size_t *n) {
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    if (*pos >= inp->size) return 0;
+    const char *start = inp->data + *pos;
+    const char *end = strstr(start, sep);
+    *s = start;
+    *n = end ? (size_t)(end - start) : inp->size - *pos;
+    *pos += *n + (end ? sizeof sep - 1 : 0);
+    return 1;
+}
+
+static int next_line(const buffer *out, size_t *pos, const char **s, size_t *n) {
+    if (*pos >= out->size) return 0;
+    const char *start = out->data + *pos, *end = memchr(start, '\n', out->size - *pos);
+    *s = start;
+    *n = end ? (size_t)(end - start) : out->size - *pos;
+    *pos += *n + (end ? 1 : 0);
+    return 1;
+}
+
+static int parse_ids(const char *s, size_t n, int32_t *ids, int max) {
+    int count = 0;
+    char *line = strndup(s, n), *p = line, *end;
+    for (long v = strtol(p, &end, 10); end != p && count < max; v = strtol(p, &end, 10)) {
+        ids[count++] = (int32_t)v;
+        p = end;
+    }
+    free(line);
+    return count;
+}
+
+static int valid_utf8(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n) return 0;
+        for (size_t k = 1; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Concatenated pieces of ids; returns the length. */
+static size_t detokenize(const lm_vocab *v, const int32_t *ids, int n, char *out, size_t cap) {
+    size_t m = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t k = lm_vocab_token_to_piece(v, ids[i], out + m, (int32_t)(cap - m));
+        if (k < 0) return (size_t)-1;
+        m += (size_t)k;
+    }
+    return m;
+}
+
+static void print_ids(const char *label, const int32_t *ids, int n) {
+    fprintf(stderr, "  %s:", label);
+    for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+    fputc('\n', stderr);
+}
+
+/* Returns 1 when every line matched. */
+static int check_vocab(const char *dir, const char *name) {
+    char path[1024];
+    buffer gg, inp, out;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!read_file(path, &gg)) return 0;
+    snprintf(path, sizeof path, "%s/%s.inp", dir, name);
+    if (!read_file(path, &inp)) { free(gg.data); return -1; }
+    snprintf(path, sizeof path, "%s/%s.out", dir, name);
+    if (!read_file(path, &out)) { free(gg.data); free(inp.data); return -1; }
+
+    gguf_file f;
+    lm_error err = {0};
+    lm_vocab *v = NULL;
+    lm_status st = gguf_parse(&f, (const uint8_t *)gg.data, gg.size, &err);
+    if (st == LM_OK) st = lm_vocab_load(&f, &v, &err);
+    CHECK(st == LM_OK, "%s: %s", name, err.message);
+    int total = 0, matched = 0, round_trips = 0, round_trip_ok = 0;
+    size_t ip = 0, op = 0;
+    const char *s, *line;
+    size_t n, ln;
+    enum { MAX_IDS = 4096 };
+    static int32_t want[MAX_IDS], got[MAX_IDS];
+    static char text[MAX_IDS * 16];
+    while (v && next_input(&inp, &ip, &s, &n)) {
+        if (!next_line(&out, &op, &line, &ln)) {
+            CHECK(0, "%s: .out has fewer lines than .inp has tests", name);
+            break;
+        }
+        int nw = parse_ids(line, ln, want, MAX_IDS);
+        int32_t ng = lm_vocab_tokenize(v, s, n, 0, 0, got, MAX_IDS);
+        total++;
+        int ok = ng == nw && memcmp(got, want, (size_t)nw * sizeof *got) == 0;
+        matched += ok;
+        CHECK(ok, "%s: test %d '%.*s' differs", name, total, (int)n, s);
+        if (!ok) {
+            print_ids("want", want, nw);
+            print_ids("got ", got, ng > 0 ? ng : 0);
+        }
+        /* too small a buffer gives minus the count */
+        if (ng > 0) CHECK(lm_vocab_tokenize(v, s, n, 0, 0, got, ng - 1) == -ng, "%s: short buffer", name);
+        /* decoding the reference ids gives back the text (SentencePiece adds
+         * one leading space) */
+        if (ok && valid_utf8(s, n)) {
+            size_t m = detokenize(v, got, ng, text, sizeof text);
+            const char *t = text;
+            if (m != (size_t)-1 && m > 0 && lm_vocab_add_bos(v) && text[0] == ' ' && n && s[0] != ' ') t++, m--;
+            else if (m != (size_t)-1 && m > n && text[0] == ' ') t++, m--;
+            round_trips++;
+            round_trip_ok += m == n && memcmp(t, s, n) == 0;
+            CHECK(m == n && memcmp(t, s, n) == 0, "%s: '%.*s' decodes to '%.*s'", name, (int)n, s,
+                  (int)(m == (size_t)-1 ? 0 : m), t);
+        }
+    }
+    printf("%-32s %d/%d lines match, %d/%d round trips\n", name, matched, total, round_trip_ok,
+           round_trips);
+    lm_vocab_free(v);
+    if (st == LM_OK) gguf_release(&f);
+    free(gg.data);
+    free(inp.data);
+    free(out.data);
+    return v && matched == total;
+}
+
+/* Inputs no caller should send, on a real vocabulary. */
+static void check_hostile(const char *dir, const char *name) {
+    char path[1024];
+    buffer gg;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!read_file(path, &gg)) return;
+    gguf_file f;
+    lm_error err = {0};
+    lm_vocab *v = NULL;
+    if (gguf_parse(&f, (const uint8_t *)gg.data, gg.size, &err) != LM_OK ||
+        lm_vocab_load(&f, &v, &err) != LM_OK) {
+        CHECK(0, "%s: %s", name, err.message);
+        free(gg.data);
+        return;
+    }
+    int32_t ids[256];
+    char piece[64];
+    int32_t n_vocab = lm_vocab_size(v);
+
+    CHECK(lm_vocab_tokenize(v, "", 0, 0, 0, ids, 256) == 0, "%s: empty text gives no tokens", name);
+    CHECK(lm_vocab_tokenize(v, NULL, 0, 0, 0, ids, 256) == 0, "%s: NULL text", name);
+    if (lm_vocab_bos(v) >= 0)
+        CHECK(lm_vocab_tokenize(v, "", 0, 1, 0, ids, 256) == 1 && ids[0] == lm_vocab_bos(v),
+              "%s: empty text with BOS", name);
+    CHECK(lm_vocab_tokenize(v, "hello", 5, 0, 0, NULL, 0) < 0, "%s: NULL output counts", name);
+
+    static const char bad[] = "\xff\xfe a\xc3 \xe2\x82 \xf0\x9f\x98 \xc0\xaf \xed\xa0\x80 \x80\x80\x00z";
+    int32_t n = lm_vocab_tokenize(v, bad, sizeof bad - 1, 0, 0, ids, 256);
+    CHECK(n > 0, "%s: invalid UTF-8 still tokenizes (%d)", name, n);
+    for (int32_t i = 0; i < n; i++) CHECK(ids[i] >= 0 && ids[i] < n_vocab, "%s: id %d", name, ids[i]);
+
+    CHECK(lm_vocab_token_to_piece(v, n_vocab, piece, sizeof piece) == 0, "%s: id past the end", name);
+    CHECK(lm_vocab_token_to_piece(v, INT32_MAX, piece, sizeof piece) == 0, "%s: huge id", name);
+    CHECK(lm_vocab_token_to_piece(v, -1, piece, sizeof piece) == 0, "%s: negative id", name);
+    CHECK(lm_vocab_token_text(v, -5) == NULL && lm_vocab_token_text(v, n_vocab) == NULL,
+          "%s: token_text out of range", name);
+    /* a piece longer than the buffer gives minus its size */
+    n = lm_vocab_tokenize(v, " Hello", 6, 0, 0, ids, 256);
+    CHECK(n >= 1, "%s: ' Hello' tokenizes", name);
+    int32_t len = lm_vocab_token_to_piece(v, ids[n - 1], piece, sizeof piece);
+    CHECK(len > 1, "%s: piece of 'Hello' (%d)", name, len);
+    if (len > 1) CHECK(lm_vocab_token_to_piece(v, ids[n - 1], piece, 1) == -len, "%s: short piece buffer", name);
+    if (lm_vocab_eos(v) >= 0) {
+        CHECK(lm_vocab_is_eog(v, lm_vocab_eos(v)), "%s: EOS ends generation", name);
+        CHECK(lm_vocab_token_to_piece(v, lm_vocab_eos(v), piece, sizeof piece) == 0 ||
+                  lm_vocab_token_text(v, lm_vocab_eos(v)) != NULL,
+              "%s: EOS piece", name);
+    }
+    CHECK(!lm_vocab_is_eog(v, -1) && !lm_vocab_is_eog(v, n_vocab), "%s: is_eog out of range", name);
+
+    /* a long run of one character stays linear-ish and exact in count */
+    size_t big = 200000;
+    char *long_text = malloc(big);
+    memset(long_text, '!', big);
+    n = lm_vocab_tokenize(v, long_text, big, 0, 0, NULL, 0);
+    CHECK(n < 0, "%s: long text needs %d tokens", name, -n);
+    free(long_text);
+
+    lm_vocab_free(v);
+    gguf_release(&f);
+    free(gg.data);
+}
+
+int main(void) {
+    const char *shared = check_shared_dir();
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/vocab", shared);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot open %s", dir);
+    if (!d) return check_done();
+    char names[64][256];
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && count < 64) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "ggml-vocab-", 11) == 0 && len > 5 && strcmp(e->d_name + len - 5, ".gguf") == 0)
+            snprintf(names[count++], sizeof names[0], "%s", e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)count, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int all = 0, passed = 0;
+    for (int i = 0; i < count; i++) {
+        int r = check_vocab(dir, names[i]);
+        check_hostile(dir, names[i]);
+        if (r < 0) continue; /* no reference ids for this one */
+        all++;
+        passed += r;
+    }
+    printf("%d/%d vocabularies match llama.cpp exactly\n", passed, all);
+    return check_done();
+}
