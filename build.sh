@@ -11,8 +11,9 @@ DIST=web/dist
 export NODE_PATH=/usr/share/nodejs  # Debian's emcc looks for its node modules here
 
 # The core flags, the SIMD kernels and the exported bridge functions.
+# One thread: wasm threads need a cross-origin isolated page.
 WASM_CFLAGS=(-O3 -msimd128 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc
-             -DUTF8PROC_STATIC -DNDEBUG)
+             -DUTF8PROC_STATIC -DNDEBUG -DLM_NO_THREADS)
 WASM_LDFLAGS=(-O3 -msimd128
     -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createLocalmCore
     -sENVIRONMENT=web,worker,node

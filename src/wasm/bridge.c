@@ -89,19 +89,18 @@ EMSCRIPTEN_KEEPALIVE void lmw_free(lmw_session *s) {
 EMSCRIPTEN_KEEPALIVE const char *lmw_info(lmw_session *s) { return lm_model_info_json(s->model); }
 EMSCRIPTEN_KEEPALIVE int32_t lmw_context_size(lmw_session *s) { return lm_context_size(s->ctx); }
 
-/* Returns the token count (the ids are at lmw_tokens), -1 on error. */
+/* Returns the token count (the ids are at lmw_tokens), -1 on error.
+ * add_bos -1: the model's default. */
 EMSCRIPTEN_KEEPALIVE int32_t lmw_tokenize(lmw_session *s, const char *text, int32_t len,
-                                          int add_bos) {
-    int32_t n = lm_tokenize(s->model, text, (size_t)len, add_bos, 1, NULL, 0);
+                                          int add_bos, int parse_special) {
+    if (add_bos < 0) add_bos = lm_add_bos_default(s->model);
+    int32_t n = lm_tokenize(s->model, text, (size_t)len, add_bos, parse_special, NULL, 0);
     if (n < 0) n = -n;
     int32_t *tokens = malloc(((size_t)n + 1) * sizeof *tokens);
-    if (!tokens) {
-        lm_fail(&last_error, LM_E_MEMORY, "out of memory tokenizing %d bytes", len);
-        return -1;
-    }
+    if (!tokens) return lm_fail(&last_error, LM_E_MEMORY, "out of memory tokenizing %d bytes", len), -1;
     free(s->tokens);
     s->tokens = tokens;
-    return lm_tokenize(s->model, text, (size_t)len, add_bos, 1, tokens, n);
+    return lm_tokenize(s->model, text, (size_t)len, add_bos, parse_special, tokens, n);
 }
 
 EMSCRIPTEN_KEEPALIVE const int32_t *lmw_tokens(lmw_session *s) { return s->tokens; }

@@ -111,7 +111,8 @@ export declare class LocalLM {
   complete(prompt: string, options?: GenerateOptions): Promise<{ text: string; stats: GenerationStats }>;
   /** Formats the messages with the model's chat template and generates the reply. */
   chat(messages: ChatMessage[], options?: GenerateOptions): AsyncGenerator<Piece, void, undefined>;
-  tokenize(text: string, options?: { addBos?: boolean }): Promise<number[]>;
+  /** addBos defaults to the model's setting; special parses "<|im_start|>"-like text as special tokens. */
+  tokenize(text: string, options?: { addBos?: boolean; special?: boolean }): Promise<number[]>;
   detokenize(ids: ArrayLike<number>): Promise<string>;
   /** GGUF metadata, hyper-parameters and tensor summary. */
   info(): Record<string, unknown>;

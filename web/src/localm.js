@@ -257,10 +257,12 @@ export class LocalLM {
     return { ...this.#stats, wasmMemoryBytes: this.#channel.memory };
   }
 
-  async tokenize(text, { addBos = false } = {}) {
+  // addBos: default the model's; special: spell "<|im_start|>" as its token.
+  async tokenize(text, { addBos, special = false } = {}) {
     this.#check();
     if (typeof text !== 'string') throw lmError('E_ARGUMENT', 'tokenize() takes a string');
-    return this.#channel.request('tokenize', { text, addBos: Boolean(addBos) });
+    const bos = addBos === undefined ? -1 : addBos ? 1 : 0;
+    return this.#channel.request('tokenize', { text, addBos: bos, special: Boolean(special) });
   }
 
   async detokenize(ids) {

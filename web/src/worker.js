@@ -226,9 +226,10 @@ function unload() {
 
 // ---- tokens -------------------------------------------------------------
 
-function tokenize({ text, addBos }) {
+// addBos: -1 for the model's default, 0 or 1.
+function tokenize({ text, addBos, special }) {
   const bytes = core.lengthBytesUTF8(text);
-  const n = withStrings([text], (ptr) => core._lmw_tokenize(session, ptr, bytes, addBos ? 1 : 0));
+  const n = withStrings([text], (ptr) => core._lmw_tokenize(session, ptr, bytes, addBos, special ? 1 : 0));
   if (n < 0) throw coreError();
   const ptr = core._lmw_tokens(session) >>> 0;
   return Array.from(new Int32Array(heap().buffer, ptr, n));
