@@ -383,12 +383,21 @@ function takeBytes(pending, n) {
   return out;
 }
 
+async function readBody(job, reader) {
+  try {
+    return await reader.read();
+  } catch (error) {
+    checkAborted(job);
+    throw cacheError('E_NETWORK', `download of ${job.url} broke off after ${job.sink.offset} bytes: ${error.message}`, error);
+  }
+}
+
 async function streamBody(job, response, meta, hasher) {
   const reader = response.body.getReader();
   const pending = { list: [], length: 0 };
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readBody(job, reader);
       if (done) break;
       job.sink.write(value, 'download');
       hasher?.update(value);
