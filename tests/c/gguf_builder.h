@@ -48,6 +48,13 @@ static void gb_kv_str(gb *b, const char *key, const char *v) {
     gb_u32(b, 8); /* GGUF_STRING */
     gb_str(b, v);
 }
+/* An array key: the caller appends n elements of elem_type next. */
+static void gb_kv_array(gb *b, const char *key, uint32_t elem_type, uint64_t n) {
+    gb_str(b, key);
+    gb_u32(b, 9); /* GGUF_ARRAY */
+    gb_u32(b, elem_type);
+    gb_u64(b, n);
+}
 static void gb_tensor_info(gb *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type,
                            uint64_t offset) {
     gb_str(b, name);
