@@ -1,0 +1,667 @@
+/* The WebAssembly SIMD128 kernels (emcc -msimd128; plain SIMD128, relaxed
+ * SIMD does not validate in current engines). Same results as
+ * kernels_scalar.c up to float summation order.
+ *
+ * Design (see docs/kernels.md for the measurements behind it):
+ * - Activations are quantized with the shared kernels_act.h quantizer, then
+ *   stored widened to int16 in the lane order the weight decoders below
+ *   produce, so a decoded weight vector and its activation vector line up
+ *   with no shuffle and wasm_i32x4_dot_i16x8 does the multiply-adds.
+ * - Nibbles and bit fields are decoded with 16-bit shifts on u16 lanes
+ *   (V8 emulates 8-bit shifts): a 16-byte load L gives the low nibbles of the
+ *   even bytes (L & 15), the high nibbles of the even bytes ((L >> 4) & 15),
+ *   then those of the odd bytes ((L >> 8) & 15, L >> 12).
+ * - Constant offsets (-8 of Q4_0, -16 of Q5_0, -32 of Q6_K, -4 of Q3_K) and
+ *   mins are not applied per weight: they are corrected once per block with
+ *   the activation block sums.
+ * - K-quant sub-block scales are decoded once per super-block and multiplied
+ *   into the int16 weights, so a whole super-block accumulates into one
+ *   int32 vector per row and token; it is converted to float once.
+ * - A tile of R rows x T tokens decodes each weight block once and reuses
+ *   each activation load for the R rows; accumulators are reduced across
+ *   lanes only at the end of a row.
+ * Weights are GGUF blocks as stored (no repacking). */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+#include <wasm_simd128.h>
+
+#include "kernels_act.h"
+#include "quant.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---- activation layouts ---- */
+
+/* 32 values of a 32-block type. The int16 lanes hold, in order, elements
+ * 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31: the order of the Q4_0
+ * nibble decoder (and of the others, which follow it). off is added to the
+ * integer dot: its lanes sum to -8 * sum(q) for Q4_0, -16 * sum(q) for Q5_0,
+ * 0 otherwise. dsum = d * sum(q) multiplies the Q4_1/Q5_1 min. */
+typedef struct {
+    int16_t q[32];
+    int32_t off[4];
+    float d, dsum, pad[2];
+} act32;
+_Static_assert(sizeof(act32) == 96, "act32 must be 96 bytes");
+
+/* 256 values of a K-quant type: eight chunks of 32 in the order of the
+ * chunk decoders, bsum[g] = sum of elements 16 g .. 16 g + 15 (natural
+ * order). */
+typedef struct {
+    int16_t q[256];
+    int16_t bsum[16];
+    float d, pad[3];
+} act256;
+_Static_assert(sizeof(act256) == 560, "act256 must be 560 bytes");
+
+/* The element of the block stored at lane 8 v + i of chunk c: every decoder
+ * yields from a chunk the vectors base+{0,2,..,14}, base+hi+{0,2,..},
+ * base+{1,3,..,15}, base+hi+{1,3,..}. */
+static int chunk_element(lm_type t, int c, int v, int i) {
+    int base, hi;
+    if (t == LM_TYPE_Q6_K) { /* chunk = (128-half n, ql half b, 16-half h) */
+        base = 128 * (c >> 2) + 32 * ((c >> 1) & 1) + 16 * (c & 1);
+        hi = 64;
+    } else if (lm_type_info(t)->block_size == LM_QK_K) {
+        base = 64 * (c >> 1) + 16 * (c & 1);
+        hi = 32;
+    } else {
+        base = 0;
+        hi = 16;
+    }
+    return base + (v & 1) * hi + 2 * i + (v >> 1);
+}
+
+static int is_float_type(lm_type t) {
+    return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
+}
+
+size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return 0;
+    if (is_float_type(wtype)) return (size_t)n * sizeof(float);
+    if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(act256);
+    return (size_t)(n / LM_QK) * sizeof(act32);
+}
+
+static void quantize_act32(lm_type t, const float *x, act32 *a) {
+    int8_t q[32];
+    a->d = lm_act_quantize_q8(x, q, 32);
+    int sum = 0;
+    for (int i = 0; i < 32; i++) {
+        a->q[i] = q[chunk_element(t, 0, i >> 3, i & 7)];
+        sum += q[i];
+    }
+    int offset = t == LM_TYPE_Q4_0 ? 8 : t == LM_TYPE_Q5_0 ? 16 : 0;
+    a->off[0] = -offset * sum;
+    a->off[1] = a->off[2] = a->off[3] = 0;
+    a->dsum = a->d * (float)sum;
+    a->pad[0] = a->pad[1] = 0;
+}
+
+static void quantize_act256(lm_type t, const float *x, act256 *a) {
+    int8_t q[256];
+    a->d = lm_act_quantize_q8(x, q, 256);
+    for (int k = 0; k < 256; k++) a->q[k] = q[chunk_element(t, k >> 5, (k >> 3) & 3, k & 7)];
+    for (int g = 0; g < 16; g++) {
+        int s = 0;
+        for (int i = 0; i < 16; i++) s += q[16 * g + i];
+        a->bsum[g] = (int16_t)s;
+    }
+    a->pad[0] = a->pad[1] = a->pad[2] = 0;
+}
+
+void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return;
+    if (is_float_type(wtype)) {
+        memcpy(xq, x, (size_t)n * sizeof(float));
+    } else if (tt->block_size == LM_QK_K) {
+        for (int64_t b = 0; b < n / LM_QK_K; b++) quantize_act256(wtype, x + b * LM_QK_K, (act256 *)xq + b);
+    } else {
+        for (int64_t b = 0; b < n / LM_QK; b++) quantize_act32(wtype, x + b * LM_QK, (act32 *)xq + b);
+    }
+}
+
+/* ---- small helpers ---- */
+
+/* Half to float without branches: the half's bits moved into a float's
+ * exponent/mantissa place and rescaled by 2^112 (exact for normals and
+ * subnormals; inf/NaN scales come out as large finite numbers). */
+INLINE float half_to_f32(uint16_t h) {
+    uint32_t u = ((uint32_t)(h & 0x8000) << 16) | ((uint32_t)(h & 0x7FFF) << 13);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f * 0x1p112f;
+}
+
+INLINE v128_t halves_to_f32x4(v128_t h /* u32 lanes holding halves */) {
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13);
+    return wasm_f32x4_mul(wasm_v128_or(sign, mag), wasm_f32x4_splat(0x1p112f));
+}
+
+INLINE float hsum_f32x4(v128_t v) {
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* Sum of the four lane products of 4 decoded int16 vectors and an
+ * activation chunk of 32 int16. */
+INLINE v128_t dot32(const v128_t w[4], const int16_t *a) {
+    v128_t s0 = wasm_i32x4_dot_i16x8(w[0], wasm_v128_load(a));
+    v128_t s1 = wasm_i32x4_dot_i16x8(w[1], wasm_v128_load(a + 8));
+    v128_t s2 = wasm_i32x4_dot_i16x8(w[2], wasm_v128_load(a + 16));
+    v128_t s3 = wasm_i32x4_dot_i16x8(w[3], wasm_v128_load(a + 24));
+    return wasm_i32x4_add(wasm_i32x4_add(s0, s1), wasm_i32x4_add(s2, s3));
+}
+
+/* The four nibble vectors of 16 bytes (lane order: see the file comment). */
+INLINE void nibbles(const uint8_t *p, v128_t v[4]) {
+    v128_t l = wasm_v128_load(p), m = wasm_i16x8_splat(0x0F);
+    v[0] = wasm_v128_and(l, m);
+    v[1] = wasm_v128_and(wasm_u16x8_shr(l, 4), m);
+    v[2] = wasm_v128_and(wasm_u16x8_shr(l, 8), m);
+    v[3] = wasm_u16x8_shr(l, 12);
+}
+
+/* ---- 32-block weights: decode to 4 int16 vectors, scale d, min m ---- */
+
+typedef struct {
+    v128_t w[4];
+    float d, m;
+} wblock32;
+
+/* Bit j (element j) of Q5's 32-bit qh as 16 in the element's lane: lanes of
+ * vector 0 hold elements 2i, then 16+2i, 2i+1, 17+2i. */
+INLINE void add_fifth_bits(const uint8_t *qh, v128_t w[4]) {
+    uint32_t h;
+    memcpy(&h, qh, sizeof h);
+    const v128_t even = wasm_i16x8_make(1 << 0, 1 << 2, 1 << 4, 1 << 6, 1 << 8, 1 << 10, 1 << 12, (int16_t)(1 << 14));
+    const v128_t odd = wasm_i16x8_shl(even, 1), sixteen = wasm_i16x8_splat(16), zero = wasm_i16x8_splat(0);
+    v128_t lo = wasm_i16x8_splat((int16_t)h), hi = wasm_i16x8_splat((int16_t)(h >> 16));
+    const v128_t bits[4] = {wasm_v128_and(lo, even), wasm_v128_and(hi, even), wasm_v128_and(lo, odd),
+                            wasm_v128_and(hi, odd)};
+    for (int v = 0; v < 4; v++)
+        w[v] = wasm_v128_or(w[v], wasm_v128_and(wasm_i16x8_ne(bits[v], zero), sixteen));
+}
+
+INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
+    const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
+    nibbles(b->qs, o->w); /* the -8 is in the activation's off */
+    o->d = half_to_f32(b->d);
+    o->m = 0;
+}
+
+INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
+    const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
+    nibbles(b->qs, o->w);
+    o->d = half_to_f32(b->d);
+    o->m = half_to_f32(b->m);
+}
+
+INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
+    const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
+    nibbles(b->qs, o->w);
+    add_fifth_bits(b->qh, o->w); /* the -16 is in the activation's off */
+    o->d = half_to_f32(b->d);
+    o->m = 0;
+}
+
+INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
+    const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
+    nibbles(b->qs, o->w);
+    add_fifth_bits(b->qh, o->w);
+    o->d = half_to_f32(b->d);
+    o->m = half_to_f32(b->m);
+}
+
+/* Sign-extended even bytes are (L << 8) >> 8, odd bytes L >> 8. */
+INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
+    const lm_block_q8_0 *b = (const lm_block_q8_0 *)p;
+    v128_t lo = wasm_v128_load(b->qs), hi = wasm_v128_load(b->qs + 16);
+    o->w[0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
+    o->w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
+    o->w[2] = wasm_i16x8_shr(lo, 8);
+    o->w[3] = wasm_i16x8_shr(hi, 8);
+    o->d = half_to_f32(b->d);
+    o->m = 0;
+}
+
+typedef void decode32_fn(const uint8_t *p, wblock32 *o);
+
+/* Rows of y: y[t * ys + r] for r < R, t < T. */
+INLINE void tile32(decode32_fn decode, size_t bbytes, int has_min, int R, int T, int64_t nb,
+                   const uint8_t *w, size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
+    v128_t acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int r = 0; r < R; r++) {
+            wblock32 wb;
+            decode(w + r * wrb + b * bbytes, &wb);
+            for (int t = 0; t < T; t++) {
+                const act32 *a = x + t * xrb + b;
+                v128_t p = wasm_i32x4_add(dot32(wb.w, a->q), wasm_v128_load(a->off));
+                v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(wb.d * a->d));
+                if (has_min) s = wasm_f32x4_add(s, wasm_f32x4_make(wb.m * a->dsum, 0, 0, 0));
+                acc[r][t] = wasm_f32x4_add(acc[r][t], s);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
+}
+
+/* ---- K-quant weights ---- */
+
+/* A super-block's scales, decoded once: chunk c's vectors 0 and 2 are
+ * multiplied by s[2c], vectors 1 and 3 by s[2c + 1]. Its value is
+ *   d * sum(s * q * a) - dm * sum(mins * bsum)   (times the activation d). */
+typedef struct {
+    int16_t s[16];
+    v128_t mins[2]; /* int16 per group of 16 elements */
+    float d, dm;
+} kscales;
+
+INLINE void prescale(v128_t w[4], const int16_t *s) {
+    v128_t lo = wasm_v128_load16_splat(s), hi = wasm_v128_load16_splat(s + 1);
+    w[0] = wasm_i16x8_mul(w[0], lo);
+    w[1] = wasm_i16x8_mul(w[1], hi);
+    w[2] = wasm_i16x8_mul(w[2], lo);
+    w[3] = wasm_i16x8_mul(w[3], hi);
+}
+
+/* Q2_K and Q3_K chunks c = 4 n + 2 jp + h cover crumb pairs j = 2 jp, 2 jp + 1
+ * of 16 bytes at 32 n + 16 h; their groups of 16 are 8 n + 4 jp + h (+ 2). */
+INLINE void chunk_groups_q23(int16_t s[16], const int sc16[16]) {
+    for (int c = 0; c < 8; c++) {
+        int g = 8 * (c >> 2) + 4 * ((c >> 1) & 1) + (c & 1);
+        s[2 * c] = (int16_t)sc16[g];
+        s[2 * c + 1] = (int16_t)sc16[g + 2];
+    }
+}
+
+INLINE void scales_q2_k(const uint8_t *p, kscales *o) {
+    const lm_block_q2_K *b = (const lm_block_q2_K *)p;
+    int sc[16];
+    int16_t m[16];
+    for (int g = 0; g < 16; g++) {
+        sc[g] = b->scales[g] & 0xF;
+        m[g] = b->scales[g] >> 4;
+    }
+    chunk_groups_q23(o->s, sc);
+    o->mins[0] = wasm_v128_load(m);
+    o->mins[1] = wasm_v128_load(m + 8);
+    o->d = half_to_f32(b->d);
+    o->dm = half_to_f32(b->dmin);
+}
+
+INLINE void scales_q3_k(const uint8_t *p, kscales *o) {
+    const lm_block_q3_K *b = (const lm_block_q3_K *)p;
+    int sc[16];
+    int16_t m[16];
+    for (int g = 0; g < 16; g++) m[g] = (int16_t)(sc[g] = lm_scale_q3_k(g, b->scales));
+    chunk_groups_q23(o->s, sc);
+    o->mins[0] = wasm_v128_load(m); /* the -4 offset: 4 d * sum(s * bsum) */
+    o->mins[1] = wasm_v128_load(m + 8);
+    o->d = half_to_f32(b->d);
+    o->dm = 4 * o->d;
+}
+
+/* Q4_K/Q5_K chunks c = 2 j + h: sub-blocks 2 j (low nibbles), 2 j + 1. */
+INLINE void scales_k4(const uint8_t *scales, uint16_t d, uint16_t dmin, kscales *o) {
+    int16_t m[16];
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, mn;
+        lm_scale_min_k4(j, scales, &sc, &mn);
+        o->s[4 * (j >> 1) + (j & 1)] = o->s[4 * (j >> 1) + 2 + (j & 1)] = sc;
+        m[2 * j] = m[2 * j + 1] = mn;
+    }
+    o->mins[0] = wasm_v128_load(m);
+    o->mins[1] = wasm_v128_load(m + 8);
+    o->d = half_to_f32(d);
+    o->dm = half_to_f32(dmin);
+}
+
+INLINE void scales_q4_k(const uint8_t *p, kscales *o) {
+    const lm_block_q4_K *b = (const lm_block_q4_K *)p;
+    scales_k4(b->scales, b->d, b->dmin, o);
+}
+
+INLINE void scales_q5_k(const uint8_t *p, kscales *o) {
+    const lm_block_q5_K *b = (const lm_block_q5_K *)p;
+    scales_k4(b->scales, b->d, b->dmin, o);
+}
+
+/* Q6_K chunks c = 4 n + 2 b + h: groups 8 n + 2 b + h (low), + 4 (high). */
+INLINE void scales_q6_k(const uint8_t *p, kscales *o) {
+    const lm_block_q6_K *b = (const lm_block_q6_K *)p;
+    for (int c = 0; c < 8; c++) {
+        int g = 8 * (c >> 2) + 2 * ((c >> 1) & 1) + (c & 1);
+        o->s[2 * c] = b->scales[g];
+        o->s[2 * c + 1] = b->scales[g + 4];
+    }
+    v128_t s8 = wasm_v128_load(b->scales); /* the -32 offset: 32 d * sum(s * bsum) */
+    o->mins[0] = wasm_i16x8_extend_low_i8x16(s8);
+    o->mins[1] = wasm_i16x8_extend_high_i8x16(s8);
+    o->d = half_to_f32(b->d);
+    o->dm = 32 * o->d;
+}
+
+/* Crumbs (2 bits) j0 = 2 jp and j0 + 1 of 16 bytes, even then odd bytes. */
+INLINE void crumbs(const uint8_t *p, int jp, v128_t w[4]) {
+    v128_t l = wasm_u16x8_shr(wasm_v128_load(p), 4 * jp), m = wasm_i16x8_splat(3);
+    w[0] = wasm_v128_and(l, m);
+    w[1] = wasm_v128_and(wasm_u16x8_shr(l, 2), m);
+    w[2] = wasm_v128_and(wasm_u16x8_shr(l, 8), m);
+    w[3] = wasm_v128_and(wasm_u16x8_shr(l, 10), m);
+}
+
+INLINE void chunk_q2_k(const uint8_t *p, int c, v128_t w[4]) {
+    const lm_block_q2_K *b = (const lm_block_q2_K *)p;
+    crumbs(b->qs + 32 * (c >> 2) + 16 * (c & 1), (c >> 1) & 1, w);
+}
+
+/* hmask bit 4 n + j of byte l is the third bit (value 4) of element
+ * 128 n + 32 j + l. */
+INLINE void chunk_q3_k(const uint8_t *p, int c, v128_t w[4]) {
+    const lm_block_q3_K *b = (const lm_block_q3_K *)p;
+    int n = c >> 2, jp = (c >> 1) & 1, h = c & 1;
+    crumbs(b->qs + 32 * n + 16 * h, jp, w);
+    v128_t hm = wasm_u16x8_shr(wasm_v128_load(b->hmask + 16 * h), 4 * n + 2 * jp), four = wasm_i16x8_splat(4);
+    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(hm, 2), four));
+    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(hm, 1), four));
+    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(hm, 6), four));
+    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(hm, 7), four));
+}
+
+INLINE void chunk_q4_k(const uint8_t *p, int c, v128_t w[4]) {
+    const lm_block_q4_K *b = (const lm_block_q4_K *)p;
+    nibbles(b->qs + 16 * c, w);
+}
+
+/* qh bit 2 j (low nibbles) and 2 j + 1 (high) of byte l is the fifth bit of
+ * elements 64 j + l and 64 j + 32 + l. */
+INLINE void chunk_q5_k(const uint8_t *p, int c, v128_t w[4]) {
+    const lm_block_q5_K *b = (const lm_block_q5_K *)p;
+    nibbles(b->qs + 16 * c, w);
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 16 * (c & 1)), 2 * (c >> 1)), b4 = wasm_i16x8_splat(16);
+    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), b4));
+    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(qh, 3), b4));
+    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), b4));
+    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 5), b4));
+}
+
+/* qh byte l of 128-half n holds bits 4-5 of elements 128 n + l (2 bits at
+ * 0), + 32 (at 2), + 64 (at 4), + 96 (at 6); ql half b = 0 holds the first
+ * and third, b = 1 the second and fourth. */
+INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
+    const lm_block_q6_K *b = (const lm_block_q6_K *)p;
+    int n = c >> 2, hb = (c >> 1) & 1, h = c & 1;
+    nibbles(b->ql + 64 * n + 32 * hb + 16 * h, w);
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb), m = wasm_i16x8_splat(0x30);
+    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), m));
+    w[1] = wasm_v128_or(w[1], wasm_v128_and(qh, m));
+    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), m));
+    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 8), m));
+}
+
+typedef void kscales_fn(const uint8_t *p, kscales *o);
+typedef void kchunk_fn(const uint8_t *p, int c, v128_t w[4]);
+
+INLINE void tile256(kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+                    const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
+    v128_t acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        kscales ks[4];
+        v128_t isum[4][4];
+        for (int r = 0; r < R; r++) {
+            scales(w + r * wrb + b * bbytes, &ks[r]);
+            for (int t = 0; t < T; t++) isum[r][t] = wasm_i32x4_splat(0);
+        }
+        for (int c = 0; c < 8; c++) {
+            for (int r = 0; r < R; r++) {
+                v128_t q[4];
+                chunk(w + r * wrb + b * bbytes, c, q);
+                prescale(q, ks[r].s + 2 * c);
+                for (int t = 0; t < T; t++)
+                    isum[r][t] = wasm_i32x4_add(isum[r][t], dot32(q, x[t * xrb + b].q + 32 * c));
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            for (int t = 0; t < T; t++) {
+                const act256 *a = x + t * xrb + b;
+                v128_t msum = wasm_i32x4_add(wasm_i32x4_dot_i16x8(ks[r].mins[0], wasm_v128_load(a->bsum)),
+                                             wasm_i32x4_dot_i16x8(ks[r].mins[1], wasm_v128_load(a->bsum + 8)));
+                v128_t s = wasm_f32x4_sub(
+                    wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][t]), wasm_f32x4_splat(ks[r].d * a->d)),
+                    wasm_f32x4_mul(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(ks[r].dm * a->d)));
+                acc[r][t] = wasm_f32x4_add(acc[r][t], s);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
+}
+
+/* ---- float weights: 4 columns at a time, scalar tail ---- */
+
+INLINE v128_t load4_f32(lm_type t, const uint8_t *row, int64_t i) {
+    if (t == LM_TYPE_F32) return wasm_v128_load(row + 4 * i);
+    v128_t h = wasm_u32x4_load16x4(row + 2 * i);
+    return t == LM_TYPE_F16 ? halves_to_f32x4(h) : wasm_i32x4_shl(h, 16);
+}
+
+INLINE float load1_f32(lm_type t, const uint8_t *row, int64_t i) {
+    if (t == LM_TYPE_F32) {
+        float f;
+        memcpy(&f, row + 4 * i, sizeof f);
+        return f;
+    }
+    uint16_t h = (uint16_t)(row[2 * i] | row[2 * i + 1] << 8);
+    return t == LM_TYPE_F16 ? half_to_f32(h) : lm_bf16_to_f32(h);
+}
+
+INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, size_t wrb,
+                       const float *x, int64_t xrb, float *y, int64_t ys) {
+    v128_t acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int r = 0; r < R; r++) {
+            v128_t wv = load4_f32(type, w + r * wrb, i);
+            for (int t = 0; t < T; t++)
+                acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(wv, wasm_v128_load(x + t * xrb + i)));
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int t = 0; t < T; t++) {
+            float s = hsum_f32x4(acc[r][t]);
+            for (int64_t k = i; k < n; k++) s += load1_f32(type, w + r * wrb, k) * x[t * xrb + k];
+            y[t * ys + r] = s;
+        }
+    }
+}
+
+/* ---- tiles per type ---- */
+
+/* One tile: rows w (wrb bytes apart), activation rows x (xrb bytes apart),
+ * results y[t * ys + r]. n is the row length in elements. */
+typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
+
+/* Matrix-vector products take 4 rows per activation load; prompt tiles
+ * 2 rows x 4 tokens (8 accumulators + 4 weight vectors stay in registers). */
+enum { GEMV_ROWS = 4, GEMM_ROWS = 2, GEMM_TOKENS = 4 };
+
+typedef struct {
+    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* R x 1, 1 x 1, R x T, 1 x T */
+} tiles;
+
+#define TILES32(name, blk, has_min)                                                                      \
+    INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile32(decode_##name, sizeof(blk), has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
+               (int64_t)(xrb / sizeof(act32)), y, ys);                                                      \
+    }                                                                                                       \
+    TILE_VARIANTS(name)
+
+#define TILESK(name, blk)                                                                                   \
+    INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile256(scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb, (const act256 *)x,     \
+                (int64_t)(xrb / sizeof(act256)), y, ys);                                                    \
+    }                                                                                                       \
+    TILE_VARIANTS(name)
+
+#define TILESF(name, type)                                                                                  \
+    INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile_float(type, R, T, n, w, wrb, (const float *)x, (int64_t)(xrb / sizeof(float)), y, ys);         \
+    }                                                                                                       \
+    TILE_VARIANTS(name)
+
+/* Each variant inlines the generic tile with constant R and T, so the loops
+ * over rows and tokens unroll and the accumulators live in registers. */
+#define TILE_VARIANT(name, suffix, R, T)                                                                    \
+    static void name##_##suffix(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb,    \
+                                float *y, int64_t ys) {                                                     \
+        name##_tile(R, T, n, w, wrb, x, xrb, y, ys);                                                        \
+    }
+#define TILE_VARIANTS(name)                                                                                 \
+    TILE_VARIANT(name, gemv, GEMV_ROWS, 1)                                                                  \
+    TILE_VARIANT(name, gemv1, 1, 1)                                                                         \
+    TILE_VARIANT(name, gemm, GEMM_ROWS, GEMM_TOKENS)                                                        \
+    TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)
+
+TILES32(q4_0, lm_block_q4_0, 0)
+TILES32(q4_1, lm_block_q4_1, 1)
+TILES32(q5_0, lm_block_q5_0, 0)
+TILES32(q5_1, lm_block_q5_1, 1)
+TILES32(q8_0, lm_block_q8_0, 0)
+TILESK(q2_k, lm_block_q2_K)
+TILESK(q3_k, lm_block_q3_K)
+TILESK(q4_k, lm_block_q4_K)
+TILESK(q5_k, lm_block_q5_K)
+TILESK(q6_k, lm_block_q6_K)
+TILESF(f32, LM_TYPE_F32)
+TILESF(f16, LM_TYPE_F16)
+TILESF(bf16, LM_TYPE_BF16)
+
+#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1}
+
+static const tiles *tiles_of(lm_type t) {
+    static const tiles q4_0 = TILE_SET(q4_0), q4_1 = TILE_SET(q4_1), q5_0 = TILE_SET(q5_0),
+                       q5_1 = TILE_SET(q5_1), q8_0 = TILE_SET(q8_0), q2_k = TILE_SET(q2_k),
+                       q3_k = TILE_SET(q3_k), q4_k = TILE_SET(q4_k), q5_k = TILE_SET(q5_k),
+                       q6_k = TILE_SET(q6_k), f32 = TILE_SET(f32), f16 = TILE_SET(f16), bf16 = TILE_SET(bf16);
+    switch (t) {
+    case LM_TYPE_Q4_0: return &q4_0;
+    case LM_TYPE_Q4_1: return &q4_1;
+    case LM_TYPE_Q5_0: return &q5_0;
+    case LM_TYPE_Q5_1: return &q5_1;
+    case LM_TYPE_Q8_0: return &q8_0;
+    case LM_TYPE_Q2_K: return &q2_k;
+    case LM_TYPE_Q3_K: return &q3_k;
+    case LM_TYPE_Q4_K: return &q4_k;
+    case LM_TYPE_Q5_K: return &q5_k;
+    case LM_TYPE_Q6_K: return &q6_k;
+    case LM_TYPE_F32: return &f32;
+    case LM_TYPE_F16: return &f16;
+    case LM_TYPE_BF16: return &bf16;
+    default: return NULL;
+    }
+}
+
+/* Rows r0..r1 for tokens t0..t0+T-1 with an R-row tile and its 1-row tail. */
+static void run_tiles(tile_fn *tile, tile_fn *tile1, int R, int64_t n, const uint8_t *w, size_t wrb,
+                      const uint8_t *x, size_t xrb, float *y, int64_t ys, int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + R <= r1; r += R) tile(n, w + r * wrb, wrb, x, xrb, y + r, ys);
+    for (; r < r1; r++) tile1(n, w + r * wrb, wrb, x, xrb, y + r, ys);
+}
+
+void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
+             const void *xq, int n_tok, float *y, int64_t y_stride,
+             int64_t r0, int64_t r1) {
+    const tiles *ts = tiles_of(wtype);
+    if (!ts || n_tok <= 0 || r1 <= r0) return;
+    const size_t xrb = lm_act_row_bytes(wtype, n_cols);
+    const uint8_t *x = xq;
+    int t = 0;
+    /* Tiles of tokens read each weight row from memory once: the R rows of a
+     * tile stay in L1 while all token tiles go past them. */
+    if (n_tok >= GEMM_TOKENS) {
+        const int64_t step = 16 * GEMM_ROWS;
+        for (int64_t rb = r0; rb < r1; rb += step) {
+            int64_t re = rb + step < r1 ? rb + step : r1;
+            for (t = 0; t + GEMM_TOKENS <= n_tok; t += GEMM_TOKENS)
+                run_tiles(ts->gemm, ts->gemm1, GEMM_ROWS, n_cols, w, w_row_bytes, x + t * xrb, xrb,
+                          y + t * y_stride, y_stride, rb, re);
+        }
+    }
+    for (; t < n_tok; t++)
+        run_tiles(ts->gemv, ts->gemv1, GEMV_ROWS, n_cols, w, w_row_bytes, x + t * xrb, xrb,
+                  y + t * y_stride, y_stride, r0, r1);
+}
+
+/* ---- float vector helpers ---- */
+
+float lm_dot_f32(const float *a, const float *b, int64_t n) {
+    v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+    }
+    float sum = hsum_f32x4(wasm_f32x4_add(s0, s1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+void lm_axpy_f32(float *y, const float *x, float a, int64_t n) {
+    v128_t av = wasm_f32x4_splat(a);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(av, wasm_v128_load(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* out may alias x. w == NULL means unit weights. */
+void lm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    if (n <= 0) return;
+    float scale = 1.0f / sqrtf(lm_dot_f32(x, x, n) / (float)n + eps);
+    v128_t sv = wasm_f32x4_splat(scale);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t v = wasm_f32x4_mul(wasm_v128_load(x + i), sv);
+        wasm_v128_store(out + i, w ? wasm_f32x4_mul(v, wasm_v128_load(w + i)) : v);
+    }
+    for (; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+/* Subtracting the max keeps every exp() in (0, 1]; expf stays scalar. */
+void lm_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    v128_t mv = wasm_f32x4_splat(x[0]);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) mv = wasm_f32x4_pmax(mv, wasm_v128_load(x + i));
+    mv = wasm_f32x4_pmax(mv, wasm_i32x4_shuffle(mv, mv, 2, 3, 0, 1));
+    mv = wasm_f32x4_pmax(mv, wasm_i32x4_shuffle(mv, mv, 1, 0, 3, 2));
+    float max = wasm_f32x4_extract_lane(mv, 0), sum = 0;
+    for (; i < n; i++)
+        if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    v128_t sv = wasm_f32x4_splat(sum);
+    for (i = 0; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_div(wasm_v128_load(x + i), sv));
+    for (; i < n; i++) x[i] /= sum;
+}
