@@ -41,29 +41,31 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
     }
 }
 
-/* ---- float weights ---- */
+/* ---- float weights (rows read bytewise: they may sit at any address) ---- */
 
-static float weight_f32(lm_type t, const uint8_t *row, int64_t i) {
+static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static float dot_float_row(lm_type t, const uint8_t *row, const float *x, int64_t n) {
+    float sum = 0;
     if (t == LM_TYPE_F32) {
-        float f;
-        memcpy(&f, row + 4 * i, sizeof f);
-        return f;
+        for (int64_t i = 0; i < n; i++) {
+            float w;
+            memcpy(&w, row + 4 * i, sizeof w);
+            sum += w * x[i];
+        }
+    } else if (t == LM_TYPE_F16) {
+        for (int64_t i = 0; i < n; i++) sum += lm_f16_to_f32(load_u16(row + 2 * i)) * x[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) sum += lm_bf16_to_f32(load_u16(row + 2 * i)) * x[i];
     }
-    uint16_t h = (uint16_t)(row[2 * i] | row[2 * i + 1] << 8);
-    return t == LM_TYPE_F16 ? lm_f16_to_f32(h) : lm_bf16_to_f32(h);
+    return sum;
 }
 
 static void gemm_float(lm_type wtype, int64_t n_cols, const uint8_t *w, size_t w_row_bytes,
                        const float *x, int n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w + r * w_row_bytes;
-        for (int t = 0; t < n_tok; t++) {
-            const float *xt = x + t * n_cols;
-            float sum = 0;
-            for (int64_t i = 0; i < n_cols; i++) sum += weight_f32(wtype, row, i) * xt[i];
-            y[t * y_stride + r] = sum;
-        }
-    }
+    for (int64_t r = r0; r < r1; r++)
+        for (int t = 0; t < n_tok; t++)
+            y[t * y_stride + r] = dot_float_row(wtype, w + r * w_row_bytes, x + t * n_cols, n_cols);
 }
 
 /* ---- quantized weights ---- */

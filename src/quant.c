@@ -204,18 +204,37 @@ static void levels_q6_K(const lm_block_q6_K *b, lm_levels *o) {
     }
 }
 
+/* Blocks are copied through this aligned union: inside a mapped file or a
+ * caller's buffer a block may sit at any address. */
+typedef union {
+    lm_block_q4_0 q4_0;
+    lm_block_q4_1 q4_1;
+    lm_block_q5_0 q5_0;
+    lm_block_q5_1 q5_1;
+    lm_block_q8_0 q8_0;
+    lm_block_q2_K q2_K;
+    lm_block_q3_K q3_K;
+    lm_block_q4_K q4_K;
+    lm_block_q5_K q5_K;
+    lm_block_q6_K q6_K;
+} any_block;
+
 int lm_block_levels(lm_type type, const void *block, lm_levels *out) {
+    any_block b;
+    const lm_type_traits *tt = lm_type_info(type);
+    if (!tt || tt->block_bytes > sizeof b) return 0;
+    memcpy(&b, block, tt->block_bytes);
     switch (type) {
-    case LM_TYPE_Q4_0: levels_q4_0(block, out); return 1;
-    case LM_TYPE_Q4_1: levels_q4_1(block, out); return 1;
-    case LM_TYPE_Q5_0: levels_q5_0(block, out); return 1;
-    case LM_TYPE_Q5_1: levels_q5_1(block, out); return 1;
-    case LM_TYPE_Q8_0: levels_q8_0(block, out); return 1;
-    case LM_TYPE_Q2_K: levels_q2_K(block, out); return 1;
-    case LM_TYPE_Q3_K: levels_q3_K(block, out); return 1;
-    case LM_TYPE_Q4_K: levels_q4_K(block, out); return 1;
-    case LM_TYPE_Q5_K: levels_q5_K(block, out); return 1;
-    case LM_TYPE_Q6_K: levels_q6_K(block, out); return 1;
+    case LM_TYPE_Q4_0: levels_q4_0(&b.q4_0, out); return 1;
+    case LM_TYPE_Q4_1: levels_q4_1(&b.q4_1, out); return 1;
+    case LM_TYPE_Q5_0: levels_q5_0(&b.q5_0, out); return 1;
+    case LM_TYPE_Q5_1: levels_q5_1(&b.q5_1, out); return 1;
+    case LM_TYPE_Q8_0: levels_q8_0(&b.q8_0, out); return 1;
+    case LM_TYPE_Q2_K: levels_q2_K(&b.q2_K, out); return 1;
+    case LM_TYPE_Q3_K: levels_q3_K(&b.q3_K, out); return 1;
+    case LM_TYPE_Q4_K: levels_q4_K(&b.q4_K, out); return 1;
+    case LM_TYPE_Q5_K: levels_q5_K(&b.q5_K, out); return 1;
+    case LM_TYPE_Q6_K: levels_q6_K(&b.q6_K, out); return 1;
     default: return 0;
     }
 }
@@ -358,33 +377,44 @@ static void quantize_q8_0(const float *x, lm_block_q8_0 *y) {
 /* ---- K-quant searches (ggml's make_qx_quants / make_q3_quants /
  * make_qkx2_quants) ---- */
 
-/* Symmetric levels in [-nmax, nmax) weighted by x^2: tries 19 scales around
- * nmax / max and keeps the least-squares best. Returns the scale; L gets
- * the levels plus nmax. */
+/* The symmetric level of x at inverse scale iscale, in [-nmax, nmax). */
+static int symmetric_level(float x, float iscale, int nmax) {
+    return imax(-nmax, imin(nmax - 1, nearest_int(iscale * x)));
+}
+
+/* Least-squares sums of x against its levels, weighted by x^2. */
+static void symmetric_sums(int n, int nmax, const float *x, float iscale, float *sumlx, float *suml2) {
+    *sumlx = *suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = symmetric_level(x[i], iscale, nmax);
+        float w = x[i] * x[i];
+        *sumlx += w * x[i] * l;
+        *suml2 += w * l * l;
+    }
+}
+
+/* Symmetric levels in [-nmax, nmax) weighted by x^2: tries inverse scales
+ * (nmax + 0.1 k) / max for k in -9..9 and keeps the least-squares best.
+ * Returns the scale; L gets the levels plus nmax. */
 static float search_symmetric(int n, int nmax, const float *x, int8_t *L) {
     float max = signed_absmax(x, n);
     if (fabsf(max) < GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }
-    float scale = 0, best = 0;
-    for (int is = 0; is <= 18; is++) {
-        /* is == 0 is the plain scale, then nmax - 0.9 .. nmax + 0.9 */
-        int step = is == 0 ? 0 : (is <= 9 ? is - 10 : is - 9);
-        float iscale = step == 0 ? -nmax / max : -(nmax + 0.1f * step) / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++) {
-            int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
+    float iscale = -nmax / max, sumlx, suml2;
+    symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
+    for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + symmetric_level(x[i], iscale, nmax));
+    float scale = suml2 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int k = -9; k <= 9; k++) {
+        if (k == 0) continue;
+        iscale = -(nmax + 0.1f * k) / max;
+        symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + symmetric_level(x[i], iscale, nmax));
+            scale = sumlx / suml2;
+            best = scale * sumlx;
         }
-        int better = is == 0 || (suml2 > 0 && sumlx * sumlx > best * suml2);
-        if (!better) continue;
-        for (int i = 0; i < n; i++)
-            L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i]))));
-        scale = is == 0 ? (suml2 ? sumlx / suml2 : 0.0f) : sumlx / suml2;
-        best = scale * sumlx;
     }
     return scale;
 }
@@ -397,14 +427,9 @@ static float search_q3(int n, int nmax, const float *x, int8_t *L) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }
-    float iscale = -nmax / max, sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-        L[i] = (int8_t)l;
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * l;
-        suml2 += w * l * l;
-    }
+    float iscale = -nmax / max, sumlx, suml2;
+    symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
+    for (int i = 0; i < n; i++) L[i] = (int8_t)symmetric_level(x[i], iscale, nmax);
     for (int round = 0; round < 5; round++) {
         int changed = 0;
         for (int i = 0; i < n; i++) {
@@ -426,7 +451,7 @@ static float search_q3(int n, int nmax, const float *x, int8_t *L) {
         if (!changed) break;
     }
     for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
-    return sumlx / suml2;
+    return suml2 > 0 ? sumlx / suml2 : 0.0f;
 }
 
 typedef struct {
@@ -670,21 +695,22 @@ void lm_quantize_row(lm_type type, const float *src, void *dst, int64_t n) {
         }
         return;
     }
+    any_block y;
     for (int64_t b = 0; b < n / tt->block_size; b++) {
         const float *x = src + b * tt->block_size;
-        void *y = out + b * tt->block_bytes;
         switch (type) {
-        case LM_TYPE_Q4_0: quantize_q4_0(x, y); break;
-        case LM_TYPE_Q4_1: quantize_q4_1(x, y); break;
-        case LM_TYPE_Q5_0: quantize_q5_0(x, y); break;
-        case LM_TYPE_Q5_1: quantize_q5_1(x, y); break;
-        case LM_TYPE_Q8_0: quantize_q8_0(x, y); break;
-        case LM_TYPE_Q2_K: quantize_q2_K(x, y); break;
-        case LM_TYPE_Q3_K: quantize_q3_K(x, y); break;
-        case LM_TYPE_Q4_K: quantize_q4_K(x, y); break;
-        case LM_TYPE_Q5_K: quantize_q5_K(x, y); break;
-        case LM_TYPE_Q6_K: quantize_q6_K(x, y); break;
+        case LM_TYPE_Q4_0: quantize_q4_0(x, &y.q4_0); break;
+        case LM_TYPE_Q4_1: quantize_q4_1(x, &y.q4_1); break;
+        case LM_TYPE_Q5_0: quantize_q5_0(x, &y.q5_0); break;
+        case LM_TYPE_Q5_1: quantize_q5_1(x, &y.q5_1); break;
+        case LM_TYPE_Q8_0: quantize_q8_0(x, &y.q8_0); break;
+        case LM_TYPE_Q2_K: quantize_q2_K(x, &y.q2_K); break;
+        case LM_TYPE_Q3_K: quantize_q3_K(x, &y.q3_K); break;
+        case LM_TYPE_Q4_K: quantize_q4_K(x, &y.q4_K); break;
+        case LM_TYPE_Q5_K: quantize_q5_K(x, &y.q5_K); break;
+        case LM_TYPE_Q6_K: quantize_q6_K(x, &y.q6_K); break;
         default: return;
         }
+        memcpy(out + b * tt->block_bytes, &y, tt->block_bytes);
     }
 }

@@ -125,8 +125,8 @@ typedef struct {
     float min[LM_QK_K / 16]; /* 0 for the symmetric types */
 } lm_levels;
 
-/* Decodes one block of a quantized type (Q4_0..Q6_K); returns 0 for a type
- * that has no levels (float types, unsupported ids). */
+/* Decodes one block of a quantized type (Q4_0..Q6_K) at any address;
+ * returns 0 for a type that has no levels (float types, unsupported ids). */
 int lm_block_levels(lm_type type, const void *block, lm_levels *out);
 
 float lm_f16_to_f32(uint16_t h);
@@ -134,9 +134,9 @@ uint16_t lm_f32_to_f16(float f); /* round to nearest even, like ggml */
 float lm_bf16_to_f32(uint16_t h);
 uint16_t lm_f32_to_bf16(float f);
 
-/* Every supported type: n a multiple of the block size. These are void:
- * callers check lm_type_info(type)->supported first; an unsupported type
- * leaves dst untouched. */
+/* Every supported type: n a multiple of the block size; src/dst may be at
+ * any address. These are void: callers check lm_type_info(type)->supported
+ * first; an unsupported type leaves dst untouched. */
 void lm_dequantize_row(lm_type type, const void *src, float *dst, int64_t n);
 /* Reference quantizers producing the same bytes as ggml's *_ref functions
  * (for the writer, `localm quantize` and the synthetic-model generator). */
