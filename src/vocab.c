@@ -218,8 +218,9 @@ static lm_status load_id(const gguf_file *f, const lm_vocab *v, const char *key,
         return LM_OK;
     }
     /* Converters write -1 (as uint32) for "no such token": like llama.cpp,
-     * an id outside the vocabulary means the model has none. */
-    *id = u < (uint32_t)v->n_tokens ? (int32_t)u : -1;
+     * an id outside the vocabulary keeps the type's default (or none). */
+    if (u < (uint32_t)v->n_tokens) *id = (int32_t)u;
+    else if (*id >= v->n_tokens) *id = -1;
     return LM_OK;
 }
 
@@ -611,7 +612,7 @@ int32_t lm_vocab_tokenize(const lm_vocab *v, const char *text, size_t len, int a
     } else if (!out || max < (int32_t)toks.n) {
         result = -(int32_t)toks.n;
     } else {
-        memcpy(out, toks.ids, toks.n * sizeof *out);
+        if (toks.n) memcpy(out, toks.ids, toks.n * sizeof *out);
         result = (int32_t)toks.n;
     }
     free(toks.ids);

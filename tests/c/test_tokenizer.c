@@ -6,9 +6,11 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "gguf.h"
+#include "gguf_write.h"
 #include "vocab.h"
 
 typedef struct buffer {
@@ -225,7 +227,201 @@ static void check_hostile(const char *dir, const char *name) {
     free(gg.data);
 }
 
+
+/* ---- small vocabularies written with the GGUF writer ----------------- */
+
+enum { SPM_BASE = 3 + 256 }; /* <unk> <s> </s> then the 256 byte tokens */
+
+typedef void (*tweak_fn)(gguf_writer *w);
+
+/* Loads a vocabulary from metadata that tweak may change or complete. */
+static lm_status load_synthetic(const char *model, tweak_fn tweak, lm_vocab **v, lm_error *err) {
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/test_tokenizer_%ld.gguf", (long)getpid());
+    gguf_writer *w = gguf_writer_new();
+    gguf_set_str(w, "tokenizer.ggml.model", model, err);
+    if (tweak) tweak(w);
+    lm_status st = gguf_write_file(w, path, err);
+    gguf_writer_free(w);
+    gguf_mapped m;
+    if (st == LM_OK) st = gguf_map_file(path, &m, err);
+    *v = NULL;
+    if (st == LM_OK) {
+        st = lm_vocab_load(&m.file, v, err);
+        gguf_unmap_file(&m);
+    }
+    remove(path);
+    return st;
+}
+
+static void spm_tokens(gguf_writer *w) {
+    static char bytes[256][8];
+    static const char *extra[] = {"\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab",
+                                  "\xE2\x96\x81" "ab", "<|im_start|>", "<tag>"};
+    const char *tokens[SPM_BASE + 8] = {"<unk>", "<s>", "</s>"};
+    float scores[SPM_BASE + 8] = {0};
+    int32_t types[SPM_BASE + 8] = {2, 3, 3};
+    for (int b = 0; b < 256; b++) {
+        snprintf(bytes[b], sizeof bytes[b], "<0x%02X>", b);
+        tokens[3 + b] = bytes[b];
+        types[3 + b] = 6;
+    }
+    for (int i = 0; i < 8; i++) {
+        tokens[SPM_BASE + i] = extra[i];
+        scores[SPM_BASE + i] = (float)-i;
+        types[SPM_BASE + i] = i == 6 ? 3 : i == 7 ? 4 : 1;
+    }
+    scores[SPM_BASE + 5] = 10; /* "▁ab" beats "▁a" + "b" */
+    lm_error err;
+    gguf_set_str_arr(w, "tokenizer.ggml.tokens", tokens, SPM_BASE + 8, &err);
+    gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, scores, SPM_BASE + 8, &err);
+    gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, types, SPM_BASE + 8, &err);
+}
+
+static int tokens_are(const lm_vocab *v, const char *text, int parse_special, const int32_t *want, int n) {
+    int32_t got[64];
+    int32_t k = lm_vocab_tokenize(v, text, strlen(text), 0, parse_special, got, 64);
+    if (k == n && memcmp(got, want, (size_t)n * sizeof *got) == 0) return 1;
+    fprintf(stderr, "'%s':", text);
+    print_ids("got", got, k > 0 ? k : 0);
+    return 0;
+}
+
+static void check_synthetic_spm(void) {
+    lm_vocab *v;
+    lm_error err = {0};
+    CHECK(load_synthetic("llama", spm_tokens, &v, &err) == LM_OK, "SPM: %s", err.message);
+    if (!v) return;
+    const int32_t sp = SPM_BASE, b = SPM_BASE + 2, sp_a = SPM_BASE + 3, sp_ab = SPM_BASE + 5;
+    const int32_t im_start = SPM_BASE + 6, tag = SPM_BASE + 7;
+    CHECK(tokens_are(v, "ab", 0, (int32_t[]){sp_ab}, 1), "SPM: prefix space and best merge");
+    CHECK(tokens_are(v, "ab b", 0, (int32_t[]){sp_ab, sp, b}, 3), "SPM: spaces become U+2581");
+    CHECK(tokens_are(v, "\xC3\xA9", 0, (int32_t[]){sp, 3 + 0xC3, 3 + 0xA9}, 3), "SPM: byte fallback");
+    /* control tokens are text unless parse_special; user-defined ones always match */
+    /* text after a special token gets the prefix space again */
+    CHECK(tokens_are(v, "<tag>a", 0, (int32_t[]){tag, sp_a}, 2), "SPM: user-defined token");
+    CHECK(tokens_are(v, "<|im_start|>a", 1, (int32_t[]){im_start, sp_a}, 2), "SPM: control token");
+    int32_t ids[64];
+    CHECK(lm_vocab_tokenize(v, "<|im_start|>", 12, 0, 0, ids, 64) > 1 && ids[0] != im_start,
+          "SPM: control token spelled out without parse_special");
+    char piece[16];
+    CHECK(lm_vocab_token_to_piece(v, sp_ab, piece, sizeof piece) == 3 && memcmp(piece, " ab", 3) == 0,
+          "SPM: U+2581 decodes to a space");
+    CHECK(lm_vocab_token_to_piece(v, 3 + 0x0A, piece, sizeof piece) == 1 && piece[0] == '\n',
+          "SPM: byte token decodes to its byte");
+    CHECK(lm_vocab_token_to_piece(v, 1, piece, sizeof piece) == 0, "SPM: BOS has no bytes");
+    CHECK(lm_vocab_token_to_piece(v, tag, piece, sizeof piece) == 5, "SPM: user-defined piece");
+    CHECK(lm_vocab_bos(v) == 1 && lm_vocab_eos(v) == 2 && lm_vocab_add_bos(v), "SPM: defaults");
+    CHECK(lm_vocab_tokenize(v, "a", 1, 1, 0, ids, 64) == 2 && ids[0] == 1, "SPM: BOS added");
+    lm_vocab_free(v);
+}
+
+static void bpe_tokens(gguf_writer *w) {
+    /* "Ġ" is U+0120, GPT-2's stand-in for the space byte */
+    static const char *tokens[] = {"a", "b", "ab", "\xC4\xA0", "\xC4\xA0" "ab", "<|endoftext|>", "\xC3\xA9"};
+    static const char *merges[] = {"a b", "\xC4\xA0 ab"};
+    int32_t types[] = {1, 1, 1, 1, 1, 3, 1};
+    lm_error err;
+    gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2", &err);
+    gguf_set_str_arr(w, "tokenizer.ggml.tokens", tokens, 7, &err);
+    gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, types, 7, &err);
+    gguf_set_str_arr(w, "tokenizer.ggml.merges", merges, 2, &err);
+    gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 5, &err);
+}
+
+static void check_synthetic_bpe(void) {
+    lm_vocab *v;
+    lm_error err = {0};
+    CHECK(load_synthetic("gpt2", bpe_tokens, &v, &err) == LM_OK, "BPE: %s", err.message);
+    if (!v) return;
+    CHECK(tokens_are(v, "ab ab", 0, (int32_t[]){2, 4}, 2), "BPE: merges by rank");
+    CHECK(tokens_are(v, "ba", 0, (int32_t[]){1, 0}, 2), "BPE: no merge for b a");
+    CHECK(tokens_are(v, "<|endoftext|>", 1, (int32_t[]){5}, 1), "BPE: special token");
+    char piece[16];
+    CHECK(lm_vocab_token_to_piece(v, 4, piece, sizeof piece) == 3 && memcmp(piece, " ab", 3) == 0,
+          "BPE: byte alphabet decodes");
+    /* "é" is two bytes; its token text is their two stand-ins "Ã" "©" */
+    CHECK(lm_vocab_token_to_piece(v, 6, piece, sizeof piece) == 1 && (unsigned char)piece[0] == 0xE9,
+          "BPE: stand-ins give raw bytes");
+    CHECK(lm_vocab_is_eog(v, 5) && lm_vocab_bos(v) == -1 && !lm_vocab_add_bos(v), "BPE: specials");
+    lm_vocab_free(v);
+}
+
+/* Each broken file must fail with this status and a message naming key. */
+static void expect_failure(const char *model, tweak_fn tweak, lm_status want, const char *key) {
+    lm_vocab *v;
+    lm_error err = {0};
+    lm_status st = load_synthetic(model, tweak, &v, &err);
+    CHECK(st == want && strstr(err.message, key), "expected %s naming '%s', got %s: %s",
+          lm_status_name(want), key, lm_status_name(st), err.message);
+    lm_vocab_free(v);
+}
+
+static void bad_pre(gguf_writer *w) { bpe_tokens(w); gguf_set_str(w, "tokenizer.ggml.pre", "klingon", NULL); }
+static void bad_scores(gguf_writer *w) {
+    spm_tokens(w);
+    float s[3] = {0};
+    gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, s, 3, NULL);
+}
+static void bad_type(gguf_writer *w) {
+    spm_tokens(w);
+    int32_t t[SPM_BASE + 8] = {0};
+    t[7] = 9;
+    gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, t, SPM_BASE + 8, NULL);
+}
+static void bad_bos(gguf_writer *w) { spm_tokens(w); gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1u << 30, NULL); }
+static void bad_eos_type(gguf_writer *w) { spm_tokens(w); gguf_set_str(w, "tokenizer.ggml.eos_token_id", "2", NULL); }
+static void bad_merge(gguf_writer *w) {
+    bpe_tokens(w);
+    const char *m[] = {"a b", "ab"};
+    gguf_set_str_arr(w, "tokenizer.ggml.merges", m, 2, NULL);
+}
+static void no_merges(gguf_writer *w) {
+    const char *t[] = {"a"};
+    gguf_set_str_arr(w, "tokenizer.ggml.tokens", t, 1, NULL);
+}
+static void duplicate_token(gguf_writer *w) {
+    const char *t[] = {"a", "b", "a"};
+    gguf_set_str_arr(w, "tokenizer.ggml.tokens", t, 3, NULL);
+}
+static void tokens_not_strings(gguf_writer *w) {
+    int32_t t[] = {1, 2};
+    gguf_set_arr(w, "tokenizer.ggml.tokens", GGUF_INT32, t, 2, NULL);
+}
+static void bos_wanted(gguf_writer *w) { bpe_tokens(w); gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1, NULL); }
+static void bad_byte_token(gguf_writer *w) {
+    const char *t[] = {"<unk>", "<s>", "</s>", "<0xZZ>"};
+    int32_t types[] = {2, 3, 3, 6};
+    gguf_set_str_arr(w, "tokenizer.ggml.tokens", t, 4, NULL);
+    gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, types, 4, NULL);
+}
+
+static void check_broken_metadata(void) {
+    /* an id out of range (converters write -1 for none) keeps the default */
+    lm_vocab *v;
+    lm_error err = {0};
+    CHECK(load_synthetic("llama", bad_bos, &v, &err) == LM_OK && lm_vocab_bos(v) == 1,
+          "out-of-range BOS id: %s", err.message);
+    lm_vocab_free(v);
+
+    expect_failure("bert", spm_tokens, LM_E_UNSUPPORTED, "bert");
+    expect_failure("gpt2", bad_pre, LM_E_UNSUPPORTED, "klingon");
+    expect_failure("llama", NULL, LM_E_FORMAT, "tokenizer.ggml.tokens");
+    expect_failure("llama", tokens_not_strings, LM_E_FORMAT, "tokenizer.ggml.tokens");
+    expect_failure("llama", duplicate_token, LM_E_FORMAT, "tokenizer.ggml.tokens");
+    expect_failure("llama", bad_scores, LM_E_FORMAT, "tokenizer.ggml.scores");
+    expect_failure("llama", bad_type, LM_E_FORMAT, "tokenizer.ggml.token_type");
+    expect_failure("llama", bad_eos_type, LM_E_FORMAT, "tokenizer.ggml.eos_token_id");
+    expect_failure("llama", bad_byte_token, LM_E_FORMAT, "<0xZZ>");
+    expect_failure("gpt2", bad_merge, LM_E_FORMAT, "tokenizer.ggml.merges");
+    expect_failure("gpt2", no_merges, LM_E_FORMAT, "tokenizer.ggml.merges");
+    expect_failure("gpt2", bos_wanted, LM_E_FORMAT, "tokenizer.ggml.add_bos_token");
+}
+
 int main(void) {
+    check_synthetic_spm();
+    check_synthetic_bpe();
+    check_broken_metadata();
     const char *shared = check_shared_dir();
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/vocab", shared);
