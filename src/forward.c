@@ -30,6 +30,7 @@ static size_t widest_act_row(const lm_model *m) {
 lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_error *err) {
     *out = NULL;
     if (!model) return lm_fail(err, LM_E_ARGUMENT, "no model");
+    if (model->vocab_only) return lm_fail(err, LM_E_ARGUMENT, "the model was loaded vocabulary-only");
     const lm_hparams *hp = &model->hp;
     if (n_ctx <= 0) n_ctx = model->n_ctx_default;
     if (n_ctx > 1 << 20) return lm_fail(err, LM_E_ARGUMENT, "context size %d is too large", n_ctx);

@@ -73,7 +73,8 @@ const char *lm_model_info_json(lm_model *m) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return "{}";
     cJSON_AddStringToObject(root, "architecture", m->hp.arch_name);
-    cJSON_AddItemToObject(root, "hparams", hparams_json(m));
+    cJSON_AddBoolToObject(root, "vocab_only", m->vocab_only);
+    if (!m->vocab_only) cJSON_AddItemToObject(root, "hparams", hparams_json(m));
     cJSON_AddNumberToObject(root, "weight_bytes", (double)m->weight_bytes);
     cJSON_AddNumberToObject(root, "context_bytes", (double)lm_context_bytes(&m->hp, m->n_ctx_default));
     cJSON_AddNumberToObject(root, "n_ctx", m->n_ctx_default);

@@ -17,7 +17,7 @@
 
 #define LM_MAX_PARTS 256
 
-lm_load_params lm_load_params_default(void) { return (lm_load_params){0, 0}; }
+lm_load_params lm_load_params_default(void) { return (lm_load_params){0, 0, 0}; }
 
 static void release_part(lm_part *p) {
 #ifndef __EMSCRIPTEN__

@@ -49,6 +49,9 @@ typedef struct lm_load_params {
     /* Context size used for the memory estimate and by lm_context_new when it
      * is given 0 (0: the model's trained context, capped at 4096). */
     int32_t n_ctx;
+    /* Load only the tokenizer (and metadata): for vocabulary-only GGUF files
+     * and tools that never evaluate. Such a model cannot make a context. */
+    int vocab_only;
 } lm_load_params;
 
 lm_load_params lm_load_params_default(void);

@@ -244,13 +244,14 @@ static void detect_chat_style(lm_model *m) {
 lm_status lm_model_bind(lm_model *m, const lm_load_params *params, lm_error *err) {
     binder b = {m, err, ""};
     lm_status s;
-    if ((s = read_hparams(&b)) != LM_OK) return s;
+    m->vocab_only = params->vocab_only;
+    if (!m->vocab_only && (s = read_hparams(&b)) != LM_OK) return s;
     if ((s = lm_vocab_load(&m->files[0], &m->vocab, err)) != LM_OK) return s;
     m->hp.n_vocab = lm_vocab_size(m->vocab);
+    detect_chat_style(m);
+    if (m->vocab_only) return LM_OK;
     if ((s = bind_tensors(&b)) != LM_OK) return s;
     m->n_ctx_default = params->n_ctx > 0 ? params->n_ctx
                        : (m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096);
-    if ((s = check_memory(m, params, err)) != LM_OK) return s;
-    detect_chat_style(m);
-    return LM_OK;
+    return check_memory(m, params, err);
 }

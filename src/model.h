@@ -62,6 +62,7 @@ struct lm_model {
     lm_chat_style chat_style;
     int chat_style_known;
     int32_t n_ctx_default;
+    int vocab_only;
     uint64_t weight_bytes;
     char *info_json;
 };

@@ -43,6 +43,14 @@ int cli_parse_float(const char *flag, const char *value, float *out) {
     return 1;
 }
 
+int cli_load_vocab(const char *path, lm_model **model) {
+    lm_error err;
+    lm_load_params params = lm_load_params_default();
+    params.vocab_only = 1;
+    if (!path) return cli_error("no model given (-m MODEL)");
+    return lm_model_load_file(path, &params, model, &err) == LM_OK ? 0 : cli_fail(&err);
+}
+
 int cli_load(const char *path, int32_t n_ctx, int n_threads, lm_model **model, lm_context **ctx) {
     lm_error err;
     lm_load_params params = lm_load_params_default();

@@ -17,5 +17,7 @@ int cli_parse_float(const char *flag, const char *value, float *out);
 /* Loads a model given by -m, with a context of n_ctx tokens (0: default)
  * evaluated by n_threads threads. */
 int cli_load(const char *path, int32_t n_ctx, int n_threads, lm_model **model, lm_context **ctx);
+/* Loads only the tokenizer of a GGUF (vocabulary-only files work too). */
+int cli_load_vocab(const char *path, lm_model **model);
 
 #endif

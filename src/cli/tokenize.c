@@ -19,7 +19,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!text) return cli_error("no text given");
     lm_model *model;
-    if (cli_load(path, 0, 1, &model, NULL)) return 1;
+    if (cli_load_vocab(path, &model)) return 1;
     if (add_bos < 0) add_bos = lm_add_bos_default(model);
     const size_t len = strlen(text);
     int32_t n = lm_tokenize(model, text, len, add_bos, special, NULL, 0);
