@@ -1,0 +1,66 @@
+// Shared by the demo and cache browser tests: Debian's headless Chromium
+// through playwright-core, and a test instance of
+// scripts/serve.mjs that logs every request and can cut a response short.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createHandler } from '../../scripts/serve.mjs';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SHARED = process.env.LM_SHARED_DIR || path.join(REPO, '..', 'shared');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+export function chromiumMissing() {
+  return fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`;
+}
+
+// One browser per test file; each test takes a fresh context (its own
+// storage, service workers and network state).
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+// Serves web/ like `npm start` does, plus extra mounts. A request with
+// ?cut=N and no Range header gets its body cut after N bytes (the connection
+// is dropped a moment later, once the browser has read them), as a flaky
+// network would.
+export async function startServer({ mounts = {}, localModels = null } = {}) {
+  const log = [];
+  const handler = createHandler({ mounts, localModels, log: (line) => log.push(line) });
+  const server = http.createServer((req, res) => {
+    const cut = Number(new URL(req.url, 'http://x').searchParams.get('cut'));
+    if (cut > 0 && !req.headers.range) cutAfter(req, res, cut, log);
+    handler(req, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const close = () => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  });
+  return { server, base, log, close };
+}
+
+function cutAfter(req, res, limit, log) {
+  const write = res.write.bind(res);
+  let sent = 0;
+  let cutting = false;
+  res.write = (chunk, ...rest) => {
+    if (cutting) return false;
+    if (sent + chunk.length < limit) {
+      sent += chunk.length;
+      return write(chunk, ...rest);
+    }
+    cutting = true;
+    log.push(`${new Date().toISOString()} ${req.method} ${req.url} CUT after ${limit} bytes`);
+    write(chunk.subarray(0, limit - sent), () => setTimeout(() => res.destroy(), 300));
+    return false;
+  };
+}
