@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -387,6 +390,43 @@ lm_status gguf_write_file(gguf_writer *w, const char *path, lm_error *err) {
         s = lm_fail(err, LM_E_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (s != LM_OK) remove(tmp);
     return s;
+}
+
+/* ---- reading the input of a tool -------------------------------------- */
+
+lm_status gguf_map_file(const char *path, gguf_mapped *out, lm_error *err) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return lm_fail(err, LM_E_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    lm_status s = LM_OK;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        s = lm_fail(err, LM_E_IO, "%s is not a regular file", path);
+    } else if (st.st_size == 0) {
+        s = lm_fail(err, LM_E_FORMAT, "%s is empty", path);
+    } else {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            s = lm_fail(err, LM_E_IO, "cannot map %s: %s", path, strerror(errno));
+        } else {
+            out->data = p;
+            out->size = (size_t)st.st_size;
+        }
+    }
+    close(fd);
+    if (s == LM_OK && (s = gguf_parse(&out->file, out->data, out->size, err)) != LM_OK && err) {
+        char why[sizeof err->message];
+        memcpy(why, err->message, sizeof why);
+        lm_fail(err, s, "%s: %s", path, why);
+    }
+    if (s != LM_OK) gguf_unmap_file(out);
+    return s;
+}
+
+void gguf_unmap_file(gguf_mapped *m) {
+    gguf_release(&m->file);
+    if (m->data) munmap(m->data, m->size);
+    memset(m, 0, sizeof *m);
 }
 
 /* ---- tensor-type policy ----------------------------------------------- */

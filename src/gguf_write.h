@@ -64,6 +64,20 @@ lm_status gguf_add_tensor_fn(gguf_writer *w, const char *name, lm_type type,
  * alignment is general.alignment when set (a power-of-two uint32), else 32. */
 lm_status gguf_write_file(gguf_writer *w, const char *path, lm_error *err);
 
+/* ---- reading the input of a tool ------------------------------------ */
+
+/* Maps a whole file read-only and parses it as GGUF (for localm quantize and
+ * localm-synth's --vocab). gguf_unmap_file releases both; safe on a zeroed or
+ * failed mapping. */
+typedef struct gguf_mapped {
+    void *data;
+    size_t size;
+    gguf_file file;
+} gguf_mapped;
+
+lm_status gguf_map_file(const char *path, gguf_mapped *out, lm_error *err);
+void gguf_unmap_file(gguf_mapped *m);
+
 /* ---- tensor-type policy --------------------------------------------- */
 
 /* A requested file type: a single tensor type, or the Q4_K_M mix. */

@@ -1,0 +1,121 @@
+// Parity with llama.cpp (through node-llama-cpp's prebuilt CPU binaries):
+// for synthetic tiny llama and qwen2 models in each weight type, llama.cpp's
+// 32 greedy tokens after a fixed prompt and its top-10 raw logits at each
+// step must match `localm run --temp 0 --dump-logits`.
+//
+// Models are generated into BUILD/parity/ with localm-synth. BUILD is
+// $LOCALM_BUILD_DIR or build/native. Skips (with the reason) when
+// node-llama-cpp or the native binaries are missing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadLlama, traceGreedy, TOP_N } from '../parity/llamacpp-trace.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/native');
+const localm = path.join(buildDir, 'localm');
+const synth = path.join(buildDir, 'localm-synth');
+const modelDir = path.join(buildDir, 'parity');
+
+const PROMPT = 'Once upon a time';
+const N_PREDICT = 32;
+const SEED = 7;
+
+// Largest |logit difference| allowed, per weight type. Logits of these
+// models span about 5..25 (the greedy token leads by 5 or more, see
+// models/synth/weights.c). What differs between two correct
+// implementations:
+// - F32: llama.cpp keeps the KV cache in F16 (measured max 0.0017).
+// - F16: llama.cpp also rounds activations to F16 before each matmul
+//   (measured 0.0028).
+// - Q8_0, Q4_0: llama.cpp quantizes activations to Q8_0 (32-value blocks),
+//   K-quants to Q8_K (256-value blocks): ~0.4% per activation, which leaves
+//   a few hundredths on logits this large (measured 0.051 Q8_0, 0.057 Q4_0,
+//   0.074 Q4_K, 0.075 Q6_K over both architectures).
+// Each tolerance leaves 3x headroom or more while staying far below what a
+// real bug moves: the layers carry a third of the residual stream, so a
+// wrong rope, bias, norm or head mapping shifts top logits by whole units.
+const TOLERANCE = {
+    F32: 0.01,
+    F16: 0.01,
+    Q8_0: 0.25,
+    Q4_0: 0.25,
+    Q4_K: 0.25,
+    Q6_K: 0.25,
+};
+
+const CASES = [];
+for (const arch of ['llama', 'qwen2'])
+    for (const type of Object.keys(TOLERANCE)) CASES.push({ arch, type });
+
+function whyMissing() {
+    if (!fs.existsSync(localm)) return `${localm} is not built (set LOCALM_BUILD_DIR or build build/native)`;
+    if (!fs.existsSync(synth)) return `${synth} is not built`;
+    return null;
+}
+
+function generateModel(arch, type) {
+    fs.mkdirSync(modelDir, { recursive: true });
+    const out = path.join(modelDir, `synth-${arch}-tiny-${type}.gguf`);
+    execFileSync(synth, ['--arch', arch, '--shape', 'tiny', '--type', type, '--seed', String(SEED), '-o', out]);
+    return out;
+}
+
+function runLocalm(model) {
+    const dump = `${model}.localm.jsonl`;
+    execFileSync(localm, ['run', '-m', model, '-p', PROMPT, '-n', String(N_PREDICT), '--temp', '0',
+        '--dump-logits', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return fs.readFileSync(dump, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+}
+
+/* Compares one step's top-10 lists. Entries are matched by token id; a
+ * token in only one list must sit at its edge (within tol of the other
+ * list's lowest logit), since near-ties there may order differently.
+ * Returns the largest difference seen. */
+function compareTop(ours, ref, tol, where) {
+    const ourMap = new Map(ours.map(([id, logit]) => [id, logit]));
+    const refMap = new Map(ref.map(([id, logit]) => [id, logit]));
+    const ourMin = ours[ours.length - 1][1], refMin = ref[ref.length - 1][1];
+    let worst = 0;
+    for (const [id, logit] of ref) {
+        if (ourMap.has(id)) {
+            const d = Math.abs(ourMap.get(id) - logit);
+            worst = Math.max(worst, d);
+            assert.ok(d <= tol, `${where}: token ${id} logit ${ourMap.get(id)} vs llama.cpp ${logit} (tolerance ${tol})`);
+        } else {
+            assert.ok(logit <= ourMin + tol, `${where}: llama.cpp's top token ${id} (${logit}) is missing from ours (lowest ${ourMin})`);
+        }
+    }
+    for (const [id, logit] of ours)
+        if (!refMap.has(id))
+            assert.ok(logit <= refMin + tol, `${where}: our top token ${id} (${logit}) is missing from llama.cpp's (lowest ${refMin})`);
+    return worst;
+}
+
+const missing = whyMissing();
+const llama = missing ? null : await loadLlama();
+const skip = missing || (!llama && 'node-llama-cpp (with its prebuilt CPU binary) is not installed');
+
+for (const { arch, type } of CASES) {
+    test(`parity with llama.cpp: ${arch} tiny ${type}`, { skip }, async (t) => {
+        const model = generateModel(arch, type);
+        const { steps: ref } = await traceGreedy(llama, model, PROMPT, N_PREDICT);
+        const ours = runLocalm(model);
+        assert.equal(ours.length, N_PREDICT, `localm dumped ${ours.length} steps, wanted ${N_PREDICT}`);
+        assert.deepEqual(ours.map((s) => s.token), ref.map((s) => s.token), 'greedy tokens differ');
+        let worst = 0;
+        for (let i = 0; i < N_PREDICT; i++) {
+            assert.equal(ours[i].top.length, TOP_N, `step ${i}: ${ours[i].top.length} top entries`);
+            worst = Math.max(worst, compareTop(ours[i].top, ref[i].top, TOLERANCE[type], `step ${i}`));
+        }
+        t.diagnostic(`max |logit difference| ${worst.toFixed(5)} (tolerance ${TOLERANCE[type]})`);
+    });
+}
+
+test('parity teardown', { skip: !llama }, async () => {
+    await llama.dispose();
+});
