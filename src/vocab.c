@@ -608,7 +608,7 @@ int32_t lm_vocab_tokenize(const lm_vocab *v, const char *text, size_t len, int a
     free(frags.f);
     int32_t result;
     if (rc != 0 || toks.n > INT32_MAX) {
-        result = INT32_MIN;
+        result = -INT32_MAX; /* more than can be given (and safe to negate) */
     } else if (!out || max < (int32_t)toks.n) {
         result = -(int32_t)toks.n;
     } else {

@@ -20,8 +20,8 @@ int32_t lm_vocab_eos(const lm_vocab *v);      /* -1 if none */
 int lm_vocab_add_bos(const lm_vocab *v);      /* tokenizer.ggml.add_bos_token, or the type's default */
 int lm_vocab_is_eog(const lm_vocab *v, int32_t token); /* EOS, EOT, EOM... */
 
-/* Same contract as lm_tokenize in localm.h; INT32_MIN when memory runs out
- * or the result would not fit an int32_t. */
+/* Same contract as lm_tokenize in localm.h; -INT32_MAX when memory runs out
+ * or the count would not fit an int32_t. */
 int32_t lm_vocab_tokenize(const lm_vocab *v, const char *text, size_t len,
                           int add_bos, int parse_special, int32_t *out,
                           int32_t max);

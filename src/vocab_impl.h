@@ -77,6 +77,28 @@ typedef struct token_list {
 
 int token_list_push(token_list *l, int32_t id);
 
+/* The merge loop shared by both tokenizers (vocab_merge.c). */
+typedef struct merge_symbol {
+    size_t start, n;   /* bytes of the string being merged; n 0 once joined */
+    long prev, next;
+} merge_symbol;
+
+/* Whether a and b join, and if so with which rank (lower joins first). */
+typedef int (*pair_rank_fn)(const lm_vocab *v, const char *a, size_t na, const char *b,
+                            size_t nb, double *rank);
+
+typedef struct merge_work {
+    merge_symbol *sym;
+    size_t sym_cap;
+    struct bigram *heap;
+    size_t n_heap, heap_cap;
+} merge_work;
+
+/* Merges s[0..n): when n > 0 the result chains from sym[0] through .next.
+ * 0, or -1 when memory runs out. The work buffers are reused. */
+int merge_symbols(const lm_vocab *v, const char *s, size_t n, pair_rank_fn rank, merge_work *w);
+void merge_work_free(merge_work *w);
+
 /* Tokenize one run of plain text (no special tokens), appending to out;
  * 0 or -1 when memory runs out. */
 int spm_tokenize(const lm_vocab *v, const char *text, size_t len, int space_prefix,
