@@ -283,7 +283,7 @@ static void mark_eog(lm_vocab *v) {
     static const char *const texts[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
         "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+        ("<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"), /* DeepSeek */
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         int32_t id = vocab_find(v, texts[i], strlen(texts[i]));

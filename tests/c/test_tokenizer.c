@@ -11,6 +11,7 @@
 #include "check.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "pretok.h"
 #include "vocab.h"
 
 typedef struct buffer {
@@ -418,7 +419,42 @@ static void check_broken_metadata(void) {
     expect_failure("gpt2", bos_wanted, LM_E_FORMAT, "tokenizer.ggml.add_bos_token");
 }
 
+/* ---- pre-tokenizers without a reference vocabulary here --------------- */
+
+/* Word lengths in bytes, as Python's regex module splits with llama.cpp's
+ * patterns for llama-bpe and qwen2. */
+static void check_pretok(void) {
+    static const char hello[] = "Hello, y'all! How are you \xF0\x9F\x98\x81 ?\xE6\x88\x91\xE6\x83\xB3"
+                                "\xE5\x9C\xA8" "apple\xE5\xB7\xA5\xE4\xBD\x9C" "1314151\xE5\xA4\xA9\xEF\xBD\x9E";
+    static const struct {
+        pretok_type type;
+        const char *text;
+        int n;
+        size_t lens[24];
+    } cases[] = {
+        {PRETOK_LLAMA3, hello, 16, {5, 1, 2, 4, 1, 4, 4, 4, 5, 2, 20, 3, 3, 1, 3, 3}},
+        {PRETOK_QWEN2, hello, 20, {5, 1, 2, 4, 1, 4, 4, 4, 5, 2, 20, 1, 1, 1, 1, 1, 1, 1, 3, 3}},
+        {PRETOK_LLAMA3, "   Hello\n\n  x", 5, {2, 6, 2, 1, 2}},
+        {PRETOK_LLAMA3, "I'M 3333333 \xC2\xBD \r\n\t!!", 11, {1, 2, 1, 3, 3, 1, 1, 2, 3, 1, 2}},
+        {PRETOK_QWEN2, "I'M 3333333 \xC2\xBD \r\n\t!!", 15, {1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 1, 2}},
+        {PRETOK_QWEN2, "\xC2\xA0" "caf\xC3\xA9\xE3\x80\x80\xE4\xB8\xAD\xE6\x96\x87  ", 3, {7, 9, 2}},
+    };
+    pretok_words w = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int ok = pretok_split(cases[i].type, cases[i].text, strlen(cases[i].text), &w) == 0 &&
+                 (int)w.n_words == cases[i].n;
+        for (size_t k = 0, start = 0; ok && k < w.n_words; start = w.ends[k++])
+            ok = w.ends[k] - start == cases[i].lens[k];
+        CHECK(ok, "pre-tokenizer %d splits '%s' into %zu words", cases[i].type, cases[i].text, w.n_words);
+    }
+    /* invalid bytes become U+FFFD, as in llama.cpp */
+    CHECK(pretok_split(PRETOK_GPT2, "a\xFF", 2, &w) == 0 && w.n_bytes == 4 &&
+              memcmp(w.bytes, "a\xEF\xBF\xBD", 4) == 0, "invalid UTF-8 becomes U+FFFD");
+    pretok_words_free(&w);
+}
+
 int main(void) {
+    check_pretok();
     check_synthetic_spm();
     check_synthetic_bpe();
     check_broken_metadata();
