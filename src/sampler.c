@@ -62,23 +62,25 @@ static double rng_uniform(uint64_t *state) {
 
 /* exp(x) for x <= 0. libm's exp may differ in the last bit between glibc
  * (which picks an FMA variant on some CPUs) and Emscripten's musl, and one
- * bit can flip a draw; this one uses only + - * / floor and ldexp, which are
- * exact or correctly rounded everywhere. Relative error ~1e-16. */
+ * bit can flip a draw; this one uses only + - * / and a truncating
+ * conversion, which are exact or correctly rounded everywhere. Relative error < 3e-10, far below what
+ * sampling can notice; below e^-708 it returns 0. */
 static double exp_nonpositive(double x) {
-    static const double inv_factorial[13] = {
-        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
-        1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
-        1.0 / 39916800, 1.0 / 479001600,
+    static const double inv_factorial[9] = {
+        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
     };
-    if (!(x > -745.0)) return 0.0; /* underflows; also NaN */
+    if (!(x > -708.0)) return 0.0; /* also NaN */
     if (x > 0.0) x = 0.0;
-    /* x = k ln2 + r with |r| <= ln2/2; ln2 split in two (Cody-Waite) so
+    /* x = k ln2 + r with |r| <= ln2/2 (the conversion truncates toward 0,
+     * i.e. rounds x/ln2 - 0.5 up); ln2 split in two (Cody-Waite) so
      * k * LN2_HI is exact. */
-    double k = floor(x * 1.4426950408889634 + 0.5);
+    int k = (int)(x * 1.4426950408889634 - 0.5);
     double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-    double p = inv_factorial[12];
-    for (int n = 11; n >= 0; n--) p = p * r + inv_factorial[n];
-    return ldexp(p, (int)k);
+    double p = inv_factorial[8];
+    for (int n = 7; n >= 0; n--) p = p * r + inv_factorial[n];
+    /* 2^k built from its bits: k >= -1022, a normal double. */
+    union { uint64_t bits; double value; } scale = {.bits = (uint64_t)(k + 1023) << 52};
+    return p * scale.value;
 }
 
 /* NaN would break the ordering and +inf the softmax: a NaN logit can never
@@ -179,10 +181,6 @@ static int ranks_before(const candidate *a, const candidate *b) {
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static int compare_rank(const void *a, const void *b) {
-    return ranks_before(a, b) ? -1 : ranks_before(b, a) ? 1 : 0;
-}
-
 /* Lowest id among the highest logits. */
 static int32_t argmax(const candidate *c, int32_t n) {
     int32_t best = 0;
@@ -210,12 +208,13 @@ static void sift_down(candidate *h, int32_t n, int32_t i) {
 }
 
 /* Moves the k best candidates to the front, best first, in O(n log k):
- * a heap of the k best seen so far, then heapsort of those k. */
+ * a heap of the k best seen so far, then heapsort of those k. The others
+ * stay behind them in some order. */
 static void keep_top_k(candidate *c, int32_t n, int32_t k) {
     for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
     for (int32_t i = k; i < n; i++) {
         if (ranks_before(&c[i], &c[0])) {
-            c[0] = c[i];
+            swap(&c[0], &c[i]); /* a swap keeps c a permutation for a retry */
             sift_down(c, k, 0);
         }
     }
@@ -243,15 +242,32 @@ static double sum_weights(const candidate *c, int32_t n, float max, double t) {
     return sum;
 }
 
-/* Smallest best-first prefix whose probability reaches top_p. */
-static int32_t keep_top_p(const candidate *c, int32_t n, float top_p) {
-    double total = sum_weights(c, n, c[0].logit, 1.0);
-    double target = (double)top_p * total, cum = 0.0;
+/* Length of the prefix of c[0..n) whose weights reach target, 0 if none. */
+static int32_t prefix_reaching(const candidate *c, int32_t n, float max, double target) {
+    double cum = 0.0;
     for (int32_t i = 0; i < n; i++) {
-        cum += weight(c[i].logit, c[0].logit, 1.0);
+        cum += weight(c[i].logit, max, 1.0);
         if (cum >= target) return i + 1;
     }
-    return n;
+    return 0;
+}
+
+/* Keeps the smallest best-first prefix whose probability reaches top_p.
+ * Unsorted candidates are not sorted whole: a best-first prefix of 64, 512,
+ * 4096... tokens is selected until it holds the mass, which for a real
+ * model's peaked distribution is the first one. */
+static int32_t keep_top_p(candidate *c, int32_t n, float top_p, int sorted) {
+    float max = max_logit(c, n);
+    double target = (double)top_p * sum_weights(c, n, max, 1.0);
+    int32_t k = sorted ? n : 64;
+    for (;;) {
+        if (k > n) k = n;
+        if (!sorted) keep_top_k(c, n, k);
+        int32_t kept = prefix_reaching(c, k, max, target);
+        if (kept) return kept;
+        if (k == n) return n; /* rounding kept the total just out of reach */
+        k = k > n / 8 ? n : k * 8;
+    }
 }
 
 /* Keeps (in order) the tokens at least min_p times as likely as the best,
@@ -281,12 +297,8 @@ static int32_t draw(lm_sampler *s, const candidate *c, int32_t n) {
     return c[last].id; /* only when rounding left target == total */
 }
 
-static float log_softmax_at(const float *logits, int32_t n, int32_t token) {
-    float max = -INFINITY;
-    for (int32_t i = 0; i < n; i++) {
-        float l = clean_logit(logits[i]);
-        if (l > max) max = l;
-    }
+/* max: the largest cleaned logit. */
+static float log_softmax_at(const float *logits, int32_t n, float max, int32_t token) {
     if (max == -INFINITY) return -INFINITY;
     double sum = 0.0;
     for (int32_t i = 0; i < n; i++) sum += weight(clean_logit(logits[i]), max, 1.0);
@@ -306,10 +318,7 @@ static int32_t choose(lm_sampler *s) {
         n = p->top_k;
         sorted = 1;
     }
-    if (p->top_p < 1.0f) {
-        if (!sorted) qsort(c, (size_t)n, sizeof *c, compare_rank);
-        n = keep_top_p(c, n, p->top_p);
-    }
+    if (p->top_p < 1.0f) n = keep_top_p(c, n, p->top_p, sorted);
     if (p->min_p > 0.0f) n = keep_min_p(c, n, p->min_p);
     return draw(s, c, n);
 }
@@ -319,11 +328,14 @@ int32_t lm_sampler_sample(lm_sampler *sampler, const float *logits, float *logpr
         if (logprob) *logprob = -INFINITY;
         return -1;
     }
+    float raw_max = -INFINITY;
     for (int32_t i = 0; i < sampler->n_vocab; i++) {
-        sampler->cand[i].logit = clean_logit(logits[i]);
+        float l = clean_logit(logits[i]);
+        sampler->cand[i].logit = l;
         sampler->cand[i].id = i;
+        if (l > raw_max) raw_max = l;
     }
     int32_t token = choose(sampler);
-    if (logprob) *logprob = log_softmax_at(logits, sampler->n_vocab, token);
+    if (logprob) *logprob = log_softmax_at(logits, sampler->n_vocab, raw_max, token);
     return token;
 }

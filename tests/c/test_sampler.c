@@ -201,6 +201,46 @@ static void test_truncation(void) {
     CHECK(fabs(freq[0] - 1.0 / 3) < 0.01, "high temperature flattens what is left (%g)", freq[0]);
 }
 
+typedef struct {
+    float logit;
+    int id;
+} ranked;
+
+static int by_rank(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
+    return x->id - y->id;
+}
+
+/* A flat distribution, so top_p needs most of the vocabulary (more than the
+ * sampler's first partial selections): the draws must follow the softmax
+ * renormalized over the reference prefix. */
+static void test_top_p_wide(void) {
+    enum { N = 1000 };
+    static float logits[N];
+    static double freq[N], want[N];
+    static ranked order[N];
+    fill_logits(logits, N, 3);
+    for (int i = 0; i < N; i++) logits[i] *= 0.25f;
+    softmax(logits, N, 1.0f, want);
+    for (int i = 0; i < N; i++) order[i] = (ranked){logits[i], i};
+    qsort(order, N, sizeof order[0], by_rank);
+    double cum = 0.0;
+    int kept = 0;
+    while (kept < N && cum < 0.9) cum += want[order[kept++].id];
+    for (int i = kept; i < N; i++) want[order[i].id] = 0.0;
+    for (int i = 0; i < N; i++) want[i] /= cum;
+
+    lm_sampling_params p = plain_params(1.0f);
+    p.top_p = 0.9f;
+    draw_frequencies(&p, logits, N, freq);
+    int outside = 0;
+    for (int i = kept; i < N; i++) outside += freq[order[i].id] > 0.0;
+    CHECK(kept > 512 && outside == 0, "top_p over %d of %d tokens draws none of the others (%d)", kept, N, outside);
+    CHECK(max_abs_diff(freq, want, N) < 0.0006, "wide top_p follows the renormalized softmax (diff %g)",
+          max_abs_diff(freq, want, N));
+}
+
 static void test_penalties(void) {
     const float logits[4] = {2.0f, 1.9f, -1.0f, -1.05f};
     const int32_t once[1] = {0};
@@ -282,6 +322,7 @@ int main(void) {
     test_seeds();
     test_distribution();
     test_truncation();
+    test_top_p_wide();
     test_penalties();
     test_logprob();
     test_hostile();
