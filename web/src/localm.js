@@ -167,6 +167,7 @@ class Channel {
       });
       if (isNode && this.pending.size === 1) this.worker.ref();
       this.worker.postMessage({ id, op, ...args }, transfer);
+      if (signal?.aborted) abort(); // aborted while the worker was starting
     });
     return { id, promise };
   }
@@ -326,6 +327,7 @@ export class LocalLM {
       (error) => { failure = error; if (error.stats) this.#recordStats(error.stats); wake?.(); });
     try {
       for (;;) {
+        checkAborted(signal, 'generation'); // pieces still in flight are dropped
         if (pieces.length) {
           yield pieces.shift();
         } else if (failure) {

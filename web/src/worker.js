@@ -154,12 +154,23 @@ async function readPath(path, parts, signal, progress) {
 
 async function readUrl(url, parts, signal, cache, progress) {
   const { fetchModel } = await import('./cache.js');
-  await fetchModel(url, {
-    cache,
-    signal,
-    allocate: (size) => parts.allocate(size),
-    onProgress: ({ phase, loaded, total }) => progress(loaded, total, phase),
-  });
+  let refused = null; // our own E_MEMORY, which fetchModel would not pass on as is
+  try {
+    await fetchModel(url, {
+      cache,
+      signal,
+      allocate: (size) => {
+        try {
+          return parts.allocate(size);
+        } catch (error) {
+          throw (refused = error);
+        }
+      },
+      onProgress: ({ phase, loaded, total }) => progress(loaded, total, phase),
+    });
+  } catch (error) {
+    throw refused ?? error;
+  }
 }
 
 // The total size when it is known before reading (URLs: only once fetched).
