@@ -41,31 +41,25 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
     }
 }
 
-/* ---- float weights (rows read bytewise: they may sit at any address) ---- */
+/* ---- float weights ---- */
 
-static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+enum { FLOAT_CHUNK = 256 }; /* weights converted to f32 at a time */
 
-static float dot_float_row(lm_type t, const uint8_t *row, const float *x, int64_t n) {
-    float sum = 0;
-    if (t == LM_TYPE_F32) {
-        for (int64_t i = 0; i < n; i++) {
-            float w;
-            memcpy(&w, row + 4 * i, sizeof w);
-            sum += w * x[i];
-        }
-    } else if (t == LM_TYPE_F16) {
-        for (int64_t i = 0; i < n; i++) sum += lm_f16_to_f32(load_u16(row + 2 * i)) * x[i];
-    } else {
-        for (int64_t i = 0; i < n; i++) sum += lm_bf16_to_f32(load_u16(row + 2 * i)) * x[i];
-    }
-    return sum;
-}
-
+/* Each chunk of a row is converted once (lm_dequantize_row reads any
+ * alignment) and dotted with every token. */
 static void gemm_float(lm_type wtype, int64_t n_cols, const uint8_t *w, size_t w_row_bytes,
                        const float *x, int n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-        for (int t = 0; t < n_tok; t++)
-            y[t * y_stride + r] = dot_float_row(wtype, w + r * w_row_bytes, x + t * n_cols, n_cols);
+    const size_t elem_bytes = lm_type_info(wtype)->block_bytes;
+    float chunk[FLOAT_CHUNK];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * w_row_bytes;
+        for (int t = 0; t < n_tok; t++) y[t * y_stride + r] = 0;
+        for (int64_t c = 0; c < n_cols; c += FLOAT_CHUNK) {
+            int64_t len = n_cols - c < FLOAT_CHUNK ? n_cols - c : FLOAT_CHUNK;
+            lm_dequantize_row(wtype, row + c * elem_bytes, chunk, len);
+            for (int t = 0; t < n_tok; t++) y[t * y_stride + r] += lm_dot_f32(chunk, x + t * n_cols + c, len);
+        }
+    }
 }
 
 /* ---- quantized weights ---- */

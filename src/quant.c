@@ -23,18 +23,12 @@ static float bits_f32(uint32_t u) {
 }
 
 float lm_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1F, man = h & 0x3FF;
-    if (exp == 0x1F) return bits_f32(sign | 0x7F800000 | man << 13); /* inf, NaN payload */
-    if (exp != 0) return bits_f32(sign | (exp + 112) << 23 | man << 13);
-    if (man == 0) return bits_f32(sign);
-    /* Subnormal half: shift the leading one up to the implicit bit. */
-    uint32_t e = 113;
-    while (!(man & 0x400)) {
-        man <<= 1;
-        e--;
-    }
-    return bits_f32(sign | e << 23 | (man & 0x3FF) << 13);
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, bits = (uint32_t)(h & 0x7FFF) << 13;
+    if (bits >= 0x0F800000) return bits_f32(sign | 0x7F800000 | bits); /* inf, NaN payload */
+    /* Exponent and mantissa moved into float position read as a float that
+     * is 2^-112 times the value; subnormal halves become subnormal floats,
+     * and the exact power-of-two product renormalizes them. */
+    return bits_f32(sign | f32_bits(bits_f32(bits) * 0x1p112f));
 }
 
 /* Drops the low `shift` bits of m, rounding to nearest, ties to even. */
@@ -122,10 +116,12 @@ static void levels_q8_0(const lm_block_q8_0 *b, lm_levels *o) {
     memcpy(o->q, b->qs, LM_QK);
 }
 
-/* Q2_K and Q3_K keep 2 bits per element: each 128 elements use 32 bytes,
- * element e of that half sits in byte e % 32 at bit pair (e / 32). */
-static int low2(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+/* Q2_K and Q3_K keep 2 bits per element: in each half of 128 elements,
+ * group g (0..3) of 32 takes bit pair g of the half's 32 bytes. */
+static void unpack_2bit(const uint8_t *qs, int8_t *q) {
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 4; g++)
+            for (int l = 0; l < 32; l++) q[128 * h + 32 * g + l] = (int8_t)((qs[32 * h + l] >> (2 * g)) & 3);
 }
 
 static void levels_q2_K(const lm_block_q2_K *b, lm_levels *o) {
@@ -136,7 +132,7 @@ static void levels_q2_K(const lm_block_q2_K *b, lm_levels *o) {
         o->scale[j] = d * (b->scales[j] & 0xF);
         o->min[j] = dmin * (b->scales[j] >> 4);
     }
-    for (int e = 0; e < LM_QK_K; e++) o->q[e] = (int8_t)low2(b->qs, e);
+    unpack_2bit(b->qs, o->q);
 }
 
 static void levels_q3_K(const lm_block_q3_K *b, lm_levels *o) {
@@ -147,18 +143,22 @@ static void levels_q3_K(const lm_block_q3_K *b, lm_levels *o) {
         o->scale[j] = d * lm_scale_q3_k(j, b->scales);
         o->min[j] = 0;
     }
-    /* A clear bit in hmask (byte e % 32, bit e / 32) means "minus 4". */
-    for (int e = 0; e < LM_QK_K; e++) {
-        int high = (b->hmask[e % 32] >> (e / 32)) & 1;
-        o->q[e] = (int8_t)(low2(b->qs, e) - (high ? 0 : 4));
-    }
+    unpack_2bit(b->qs, o->q);
+    /* Group g of 32 elements has its third bit in bit g of hmask[0..31];
+     * a clear bit means "minus 4". */
+    for (int g = 0; g < 8; g++)
+        for (int l = 0; l < 32; l++)
+            if (!((b->hmask[l] >> g) & 1)) o->q[32 * g + l] -= 4;
 }
 
 /* Q4_K and Q5_K: each 64 elements use 32 bytes of nibbles, the first 32
  * elements in the low nibbles and the next 32 in the high ones. */
-static int nibble_k(const uint8_t *qs, int e) {
-    int byte = qs[32 * (e / 64) + e % 32];
-    return (e % 64) < 32 ? byte & 0xF : byte >> 4;
+static void unpack_nibbles_k(const uint8_t *qs, int8_t *q) {
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)(qs[32 * c + l] & 0xF);
+            q[64 * c + 32 + l] = (int8_t)(qs[32 * c + l] >> 4);
+        }
 }
 
 static void scales_mins_k4(const uint8_t *packed, float d, float dmin, lm_levels *o) {
@@ -174,14 +174,15 @@ static void scales_mins_k4(const uint8_t *packed, float d, float dmin, lm_levels
 
 static void levels_q4_K(const lm_block_q4_K *b, lm_levels *o) {
     scales_mins_k4(b->scales, lm_f16_to_f32(b->d), lm_f16_to_f32(b->dmin), o);
-    for (int e = 0; e < LM_QK_K; e++) o->q[e] = (int8_t)nibble_k(b->qs, e);
+    unpack_nibbles_k(b->qs, o->q);
 }
 
 static void levels_q5_K(const lm_block_q5_K *b, lm_levels *o) {
     scales_mins_k4(b->scales, lm_f16_to_f32(b->d), lm_f16_to_f32(b->dmin), o);
-    /* The fifth bit of element e: byte e % 32 of qh, bit e / 32. */
-    for (int e = 0; e < LM_QK_K; e++)
-        o->q[e] = (int8_t)(nibble_k(b->qs, e) | ((b->qh[e % 32] >> (e / 32)) & 1) << 4);
+    unpack_nibbles_k(b->qs, o->q);
+    /* Group g of 32 elements has its fifth bit in bit g of qh[0..31]. */
+    for (int g = 0; g < 8; g++)
+        for (int l = 0; l < 32; l++) o->q[32 * g + l] |= (int8_t)(((b->qh[l] >> g) & 1) << 4);
 }
 
 static void levels_q6_K(const lm_block_q6_K *b, lm_levels *o) {
@@ -192,15 +193,18 @@ static void levels_q6_K(const lm_block_q6_K *b, lm_levels *o) {
         o->scale[j] = d * b->scales[j];
         o->min[j] = 0;
     }
-    /* Each 128 elements: 64 bytes of ql (quarter k of 32 uses bytes
-     * 32 * (k & 1) in the low (k < 2) or high nibble) and 32 bytes of qh
-     * (bit pair k). */
-    for (int e = 0; e < LM_QK_K; e++) {
-        int half = e / 128, k = (e % 128) / 32, l = e % 32;
-        int ql = b->ql[64 * half + 32 * (k & 1) + l];
-        int lo = k < 2 ? ql & 0xF : ql >> 4;
-        int hi = (b->qh[32 * half + l] >> (2 * k)) & 3;
-        o->q[e] = (int8_t)((lo | hi << 4) - 32);
+    /* Each half of 128 elements: 64 bytes of ql and 32 of qh. Group g of 32
+     * takes its low 4 bits from ql[32 * (g & 1) + l] (low nibble for g < 2,
+     * high for g >= 2) and its top 2 bits from bit pair g of qh[l]. */
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+        int8_t *q = o->q + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            q[l] = (int8_t)(((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32);
+            q[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32);
+            q[l + 64] = (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32);
+            q[l + 96] = (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32);
+        }
     }
 }
 
@@ -246,18 +250,18 @@ void lm_dequantize_row(lm_type type, const void *src, float *dst, int64_t n) {
         memcpy(dst, src, (size_t)n * sizeof(float));
         return;
     }
-    if (type == LM_TYPE_F16 || type == LM_TYPE_BF16) {
-        const uint8_t *p = src; /* may be unaligned inside a GGUF mapping */
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            dst[i] = type == LM_TYPE_F16 ? lm_f16_to_f32(h) : lm_bf16_to_f32(h);
-        }
+    const uint8_t *p = src; /* may be unaligned inside a GGUF mapping */
+    if (type == LM_TYPE_F16) {
+        for (int64_t i = 0; i < n; i++) dst[i] = lm_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
         return;
     }
-    const uint8_t *blocks = src;
+    if (type == LM_TYPE_BF16) {
+        for (int64_t i = 0; i < n; i++) dst[i] = lm_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        return;
+    }
     lm_levels lv;
     for (int64_t b = 0; b < n / tt->block_size; b++) {
-        lm_block_levels(type, blocks + b * tt->block_bytes, &lv);
+        lm_block_levels(type, p + b * tt->block_bytes, &lv);
         for (int i = 0; i < lv.n; i++)
             dst[b * lv.n + i] = lv.scale[i / lv.sub] * lv.q[i] - lv.min[i / lv.sub];
     }
@@ -532,7 +536,7 @@ static void requantize_symmetric(const float *x, int n, float d, int nmax, int8_
         L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, nearest_int(x[i] / d))));
 }
 
-/* 2-bit packing of Q2_K/Q3_K (see low2). */
+/* 2-bit packing of Q2_K/Q3_K (see unpack_2bit). */
 static void pack_2bit(const uint8_t *L, uint8_t *qs) {
     for (int h = 0; h < LM_QK_K; h += 128)
         for (int l = 0; l < 32; l++)
@@ -669,7 +673,7 @@ static void quantize_q6_K(const float *x, lm_block_q6_K *y) {
     for (int j = 0; j < 16; j++) y->scales[j] = (int8_t)imax(-128, imin(127, nearest_int(iscale * scales[j])));
     float d = lm_f16_to_f32(y->d);
     for (int j = 0; j < 16; j++) requantize_symmetric(x + 16 * j, 16, d * y->scales[j], 32, L + 16 * j);
-    /* Inverse of levels_q6_K: quarter k of each 128 -> ql nibble and qh pair. */
+    /* Inverse of levels_q6_K: group k of 32 in each half -> ql nibble and qh pair. */
     memset(y->ql, 0, sizeof y->ql);
     memset(y->qh, 0, sizeof y->qh);
     for (int e = 0; e < LM_QK_K; e++) {
