@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "quant.h"
+#include "threadpool.h"
 
 /* A metadata pair, kept serialized: value holds the bytes that follow the
  * key in the file (type id, then the value or array header and elements). */
@@ -28,7 +30,7 @@ typedef struct writer_tensor {
     uint64_t nbytes;
     uint64_t offset; /* from the start of the data section, set when writing */
     const void *data;
-    gguf_fill_fn fill;
+    gguf_row_fn row;
     void *user;
 } writer_tensor;
 
@@ -37,12 +39,22 @@ struct gguf_writer {
     size_t n_kv, cap_kv;
     writer_tensor *tensors;
     size_t n_tensors, cap_tensors;
+    int n_threads;
 };
 
 /* llama.cpp's GGML_MAX_NAME is 64 bytes including the terminating NUL. */
 #define MAX_TENSOR_NAME 63
 
-gguf_writer *gguf_writer_new(void) { return calloc(1, sizeof(gguf_writer)); }
+gguf_writer *gguf_writer_new(void) {
+    gguf_writer *w = calloc(1, sizeof(gguf_writer));
+    if (w) gguf_writer_set_threads(w, 0);
+    return w;
+}
+
+void gguf_writer_set_threads(gguf_writer *w, int n_threads) {
+    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    w->n_threads = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads;
+}
 
 void gguf_writer_free(gguf_writer *w) {
     if (!w) return;
@@ -272,9 +284,11 @@ lm_status gguf_add_tensor(gguf_writer *w, const char *name, lm_type type, uint32
     return add_tensor(w, t, ne, err);
 }
 
-lm_status gguf_add_tensor_fn(gguf_writer *w, const char *name, lm_type type, uint32_t n_dims,
-                             const int64_t *ne, gguf_fill_fn fill, void *user, lm_error *err) {
-    writer_tensor t = {.name = (char *)name, .type = type, .n_dims = n_dims, .fill = fill, .user = user};
+lm_status gguf_add_tensor_rows(gguf_writer *w, const char *name, lm_type type, uint32_t n_dims,
+                               const int64_t *ne, gguf_row_fn row, void *user, lm_error *err) {
+    if (!lm_type_info(type) || !lm_type_info(type)->supported)
+        return lm_fail(err, LM_E_ARGUMENT, "tensor '%s': cannot quantize to type id %d", name, (int)type);
+    writer_tensor t = {.name = (char *)name, .type = type, .n_dims = n_dims, .row = row, .user = user};
     return add_tensor(w, t, ne, err);
 }
 
@@ -351,25 +365,57 @@ static lm_status put_header(out_file *o, gguf_writer *w, uint64_t alignment) {
     return put_padding(o, alignment);
 }
 
+/* Rows of one tensor converted by the thread pool into dst. */
+typedef struct rows_job {
+    const writer_tensor *t;
+    uint8_t *dst;
+    float *bufs; /* 2 * ne[0] floats per thread */
+} rows_job;
+
+static void convert_rows(void *arg, int ith, int nth) {
+    const rows_job *job = arg;
+    const writer_tensor *t = job->t;
+    int64_t n = t->ne[0];
+    size_t row_bytes = lm_row_bytes(t->type, n);
+    float *out = job->bufs + (size_t)ith * 2 * (size_t)n;
+    long begin, end;
+    lm_split_range((long)(t->ne[1] * t->ne[2] * t->ne[3]), ith, nth, 1, &begin, &end);
+    for (long r = begin; r < end; r++) {
+        t->row(t->user, r, out, out + n);
+        lm_quantize_row(t->type, out, job->dst + (size_t)r * row_bytes, n);
+    }
+}
+
 static lm_status put_tensor_data(out_file *o, gguf_writer *w, uint64_t alignment) {
-    size_t max_fill = 0;
-    for (size_t i = 0; i < w->n_tensors; i++)
-        if (w->tensors[i].fill && w->tensors[i].nbytes > max_fill) max_fill = w->tensors[i].nbytes;
-    void *buf = max_fill ? malloc(max_fill) : NULL;
-    if (max_fill && !buf)
-        return lm_fail(o->err, LM_E_MEMORY, "out of memory for a %zu-byte tensor buffer", max_fill);
+    size_t max_bytes = 0, max_row = 0;
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        const writer_tensor *t = &w->tensors[i];
+        if (!t->row) continue;
+        if (t->nbytes > max_bytes) max_bytes = t->nbytes;
+        if ((size_t)t->ne[0] > max_row) max_row = (size_t)t->ne[0];
+    }
+    lm_pool *pool = max_bytes && w->n_threads > 1 ? lm_pool_new(w->n_threads) : NULL;
+    int nth = lm_pool_size(pool);
+    rows_job job = {0};
+    job.dst = max_bytes ? malloc(max_bytes) : NULL;
+    job.bufs = max_bytes ? malloc((size_t)nth * 2 * max_row * sizeof(float)) : NULL;
     lm_status s = LM_OK;
+    if (max_bytes && (!job.dst || !job.bufs))
+        s = lm_fail(o->err, LM_E_MEMORY, "out of memory for a %zu-byte tensor buffer", max_bytes);
     for (size_t i = 0; i < w->n_tensors && s == LM_OK; i++) {
         const writer_tensor *t = &w->tensors[i];
         const void *data = t->data;
-        if (t->fill) {
-            s = t->fill(t->user, buf, t->nbytes, o->err);
-            data = buf;
+        if (t->row) {
+            job.t = t;
+            lm_pool_run(pool, convert_rows, &job);
+            data = job.dst;
         }
-        if (s == LM_OK) s = put(o, data, t->nbytes);
+        s = put(o, data, t->nbytes);
         if (s == LM_OK) s = put_padding(o, alignment);
     }
-    free(buf);
+    free(job.dst);
+    free(job.bufs);
+    lm_pool_free(pool);
     return s;
 }
 

@@ -47,18 +47,23 @@ lm_status gguf_copy_kv_prefix(gguf_writer *w, const gguf_file *src,
                               const char *prefix, lm_error *err);
 
 /* Tensor data comes either from memory that must stay valid until
- * gguf_write_file returns, or from a callback that fills dst with the
- * tensor's nbytes when the file is written (so a model never has to be held
- * in memory whole). ne[0] is the contiguous dimension and must be a multiple
- * of the type's block size. */
-typedef lm_status (*gguf_fill_fn)(void *user, void *dst, size_t nbytes, lm_error *err);
+ * gguf_write_file returns, or from a row function: the writer asks it for
+ * each row as floats (ne[0] of them, into out; scratch is ne[0] more floats
+ * it may use) and quantizes the rows to the tensor's type, on several
+ * threads at once, while the file is written (so a model never has to be
+ * held in memory whole). ne[0] is the contiguous dimension and must be a
+ * multiple of the type's block size. */
+typedef void (*gguf_row_fn)(void *user, int64_t row, float *out, float *scratch);
 
 lm_status gguf_add_tensor(gguf_writer *w, const char *name, lm_type type,
                           uint32_t n_dims, const int64_t *ne, const void *data,
                           lm_error *err);
-lm_status gguf_add_tensor_fn(gguf_writer *w, const char *name, lm_type type,
-                             uint32_t n_dims, const int64_t *ne, gguf_fill_fn fill,
-                             void *user, lm_error *err);
+lm_status gguf_add_tensor_rows(gguf_writer *w, const char *name, lm_type type,
+                               uint32_t n_dims, const int64_t *ne, gguf_row_fn row,
+                               void *user, lm_error *err);
+
+/* Threads for row tensors (default: the online CPUs). */
+void gguf_writer_set_threads(gguf_writer *w, int n_threads);
 
 /* Writes everything to path (via path.tmp-PID, renamed on success). The
  * alignment is general.alignment when set (a power-of-two uint32), else 32. */

@@ -9,8 +9,8 @@
  * logit, so a wrong attention or FFN shows up in the top-10 logits.
  *
  * Every row comes from its own PRNG stream keyed by (seed, tensor, row):
- * tensors are generated one at a time while the file is written, in any
- * order, and never held whole in memory. Values are uniform with the wanted
+ * rows are generated while the file is written, on several threads, in any
+ * order, and a model is never held whole in memory. Values are uniform with the wanted
  * standard deviation (cheaper than Gaussian; the shape does not matter). */
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "error.h"
-#include "quant.h"
 #include "synth.h"
 
 /* Logit scales (see above): the spread of random logits, and the margin the
@@ -141,7 +140,9 @@ static void output_row(const synth_tensor *t, int64_t row, float *out, float *tm
     for (int64_t i = 0; i < n; i++) out[i] += c * tmp[i];
 }
 
-static void make_row(const synth_tensor *t, int64_t row, float *out, float *tmp) {
+/* A gguf_row_fn: row `row` of tensor user as floats. */
+static void make_row(void *user, int64_t row, float *out, float *scratch) {
+    const synth_tensor *t = user;
     int64_t n = t->ne[0];
     switch (t->kind) {
     case W_EMBD: random_row(t->m->seed, t->name, row, 1.0f, out, n); break;
@@ -150,23 +151,9 @@ static void make_row(const synth_tensor *t, int64_t row, float *out, float *tmp)
         for (int64_t i = 0; i < n; i++) out[i] += 1.0f;
         break;
     case W_RANDOM: random_row(t->m->seed, t->name, row, t->scale, out, n); break;
-    case W_OUTPUT: output_row(t, row, out, tmp); break;
+    case W_OUTPUT: output_row(t, row, out, scratch); break;
     case W_ROPE_FREQS: rope_factors(t->m, out, n); break;
     }
-}
-
-static lm_status fill_tensor(void *user, void *dst, size_t nbytes, lm_error *err) {
-    const synth_tensor *t = user;
-    int64_t n = t->ne[0], rows = t->n_dims > 1 ? t->ne[1] : 1;
-    size_t row_bytes = lm_row_bytes(t->type, n);
-    float *row = malloc(2 * (size_t)n * sizeof *row);
-    if (!row) return lm_fail(err, LM_E_MEMORY, "out of memory generating %s", t->name);
-    for (int64_t r = 0; r < rows; r++) {
-        make_row(t, r, row, row + n);
-        lm_quantize_row(t->type, row, (uint8_t *)dst + (size_t)r * row_bytes, n);
-    }
-    free(row);
-    return LM_OK;
 }
 
 /* ---- the tensor list ---------------------------------------------------- */
@@ -240,7 +227,7 @@ lm_status synth_add_tensors(gguf_writer *w, const synth_model *m, const lm_ftype
     for (int i = 0; i < sw->n; i++) {
         synth_tensor *t = &sw->t[i];
         t->type = lm_pick_tensor_type(ft, t->name, t->n_dims, t->ne, m->shape.n_layer, !m->tied);
-        lm_status s = gguf_add_tensor_fn(w, t->name, t->type, t->n_dims, t->ne, fill_tensor, t, err);
+        lm_status s = gguf_add_tensor_rows(w, t->name, t->type, t->n_dims, t->ne, make_row, t, err);
         if (s != LM_OK) return s;
     }
     return LM_OK;

@@ -1,7 +1,8 @@
 /* localm quantize IN OUT TYPE: rewrites a GGUF with its weight matrices in
  * another type, picking each tensor's type as llama.cpp's quantizer does
- * (lm_pick_tensor_type). Every conversion goes through float: dequantize a
- * row, quantize it again; tensors that keep their type are copied as is. */
+ * (lm_pick_tensor_type). Every conversion goes through float: the writer
+ * quantizes rows this file dequantizes; tensors that keep their type are
+ * copied as is. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +13,14 @@
 #include "gguf_write.h"
 #include "quant.h"
 
-typedef struct convert_job {
-    const gguf_tensor *src;
-    lm_type type;
-    char name[64];
-} convert_job;
-
 static void usage(FILE *fp) {
     fprintf(fp, "usage: localm quantize IN.gguf OUT.gguf TYPE\n  types: %s\n", lm_ftype_names());
 }
 
-static lm_status convert_tensor(void *user, void *dst, size_t nbytes, lm_error *err) {
-    const convert_job *job = user;
-    const gguf_tensor *t = job->src;
-    int64_t n = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
-    size_t src_row = lm_row_bytes(t->type, n), dst_row = lm_row_bytes(job->type, n);
-    float *row = malloc((size_t)n * sizeof *row);
-    if (!row) return lm_fail(err, LM_E_MEMORY, "out of memory converting %s", job->name);
-    for (int64_t r = 0; r < rows; r++) {
-        lm_dequantize_row(t->type, t->data + (size_t)r * src_row, row, n);
-        lm_quantize_row(job->type, row, (uint8_t *)dst + (size_t)r * dst_row, n);
-    }
-    free(row);
-    return LM_OK;
+/* A gguf_row_fn: row r of the source tensor, dequantized. */
+static void source_row(void *user, int64_t r, float *out, float *scratch) {
+    const gguf_tensor *t = user;
+    lm_dequantize_row(t->type, t->data + (size_t)r * lm_row_bytes(t->type, t->ne[0]), out, t->ne[0]);
 }
 
 /* The number of blocks: {arch}.block_count, else one past the highest
@@ -57,29 +43,27 @@ static int count_layers(const gguf_file *f) {
     return n_layer;
 }
 
-/* Plans every tensor's conversion and adds it to the writer. */
-static lm_status add_tensors(gguf_writer *w, const gguf_file *f, const lm_ftype *ft,
-                             convert_job *jobs, lm_error *err) {
+/* Picks every tensor's type and adds it to the writer. */
+static lm_status add_tensors(gguf_writer *w, const gguf_file *f, const lm_ftype *ft, lm_error *err) {
     int n_layer = count_layers(f);
     int has_output = gguf_find_tensor(f, "output.weight") != NULL;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const gguf_tensor *t = &f->tensors[i];
-        convert_job *job = &jobs[i];
-        job->src = t;
-        if (t->name.len >= sizeof job->name)
+        char name[64];
+        if (t->name.len >= sizeof name)
             return lm_fail(err, LM_E_UNSUPPORTED, "tensor name of %llu bytes is too long",
                            (unsigned long long)t->name.len);
-        memcpy(job->name, t->name.ptr, t->name.len);
-        job->name[t->name.len] = 0;
+        memcpy(name, t->name.ptr, t->name.len);
+        name[t->name.len] = 0;
         const lm_type_traits *tt = lm_type_info(t->type);
         if (!tt || !tt->supported)
             return lm_fail(err, LM_E_UNSUPPORTED, "tensor %s has type %s, which localm cannot convert",
-                           job->name, tt ? tt->name : "(unknown)");
-        job->type = lm_pick_tensor_type(ft, job->name, t->n_dims, t->ne, n_layer, has_output);
-        lm_status s = job->type == t->type
-                          ? gguf_add_tensor(w, job->name, job->type, t->n_dims, t->ne, t->data, err)
-                          : gguf_add_tensor_fn(w, job->name, job->type, t->n_dims, t->ne,
-                                               convert_tensor, job, err);
+                           name, tt ? tt->name : "(unknown)");
+        lm_type type = lm_pick_tensor_type(ft, name, t->n_dims, t->ne, n_layer, has_output);
+        lm_status s = type == t->type
+                          ? gguf_add_tensor(w, name, type, t->n_dims, t->ne, t->data, err)
+                          : gguf_add_tensor_rows(w, name, type, t->n_dims, t->ne, source_row,
+                                                 (void *)t, err);
         if (s != LM_OK) return s;
     }
     return LM_OK;
@@ -95,14 +79,12 @@ static lm_status quantize_file(const char *in, const char *out, const lm_ftype *
         return lm_fail(err, LM_E_UNSUPPORTED, "%s is one part of a split model; merge it first", in);
     }
     gguf_writer *w = gguf_writer_new();
-    convert_job *jobs = calloc(src.file.n_tensors ? src.file.n_tensors : 1, sizeof *jobs);
-    if (!w || !jobs) s = lm_fail(err, LM_E_MEMORY, "out of memory");
+    if (!w) s = lm_fail(err, LM_E_MEMORY, "out of memory");
     if (s == LM_OK) s = gguf_copy_kv_prefix(w, &src.file, "", err);
     if (s == LM_OK) s = gguf_set_u32(w, "general.file_type", ft->file_type, err);
     if (s == LM_OK) s = gguf_set_u32(w, "general.quantization_version", 2, err);
-    if (s == LM_OK) s = add_tensors(w, &src.file, ft, jobs, err);
+    if (s == LM_OK) s = add_tensors(w, &src.file, ft, err);
     if (s == LM_OK) s = gguf_write_file(w, out, err);
-    free(jobs);
     gguf_writer_free(w);
     gguf_unmap_file(&src);
     return s;

@@ -1,15 +1,18 @@
 /* The GGUF writer: a file with every value type and several tensors reads
  * back identically through gguf_parse; kv pairs copy between files; writes
  * that fail leave nothing behind; the tensor-type policy follows llama.cpp. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "error.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "quant.h"
 
 static uint8_t *read_whole(const char *path, size_t *size) {
     FILE *fp = fopen(path, "rb");
@@ -32,18 +35,13 @@ static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 static const float f32_data[2 * 3] = {1, -2, 3.5f, 0, 1e-3f, -7};
 static uint8_t q8_data[4 * 34]; /* 4 rows of one Q8_0 block */
 
-static lm_status fill_pattern(void *user, void *dst, size_t nbytes, lm_error *err) {
-    (void)err;
-    uint8_t *p = dst;
-    for (size_t i = 0; i < nbytes; i++) p[i] = (uint8_t)(i * 7 + *(int *)user);
-    return LM_OK;
+/* A gguf_row_fn: row r of a tensor whose element i of row r is 10r + i. */
+static void counting_row(void *user, int64_t r, float *out, float *scratch) {
+    int64_t n = *(const int64_t *)user;
+    for (int64_t i = 0; i < n; i++) out[i] = (float)(10 * r + i);
 }
 
-static lm_status fill_fails(void *user, void *dst, size_t nbytes, lm_error *err) {
-    return lm_fail(err, LM_E_MEMORY, "fill failed on purpose");
-}
-
-static int fill_seed = 3;
+static const int64_t c_ne[3] = {5, 1, 3};
 
 static gguf_writer *build_writer(void) {
     gguf_writer *w = gguf_writer_new();
@@ -74,8 +72,8 @@ static gguf_writer *build_writer(void) {
     for (size_t i = 0; i < sizeof q8_data; i++) q8_data[i] = (uint8_t)(i * 13);
     ok &= gguf_add_tensor(w, "a.f32", LM_TYPE_F32, 2, (int64_t[]){3, 2}, f32_data, &err) == LM_OK;
     ok &= gguf_add_tensor(w, "b.q8", LM_TYPE_Q8_0, 2, (int64_t[]){32, 4}, q8_data, &err) == LM_OK;
-    ok &= gguf_add_tensor_fn(w, "c.f16", LM_TYPE_F16, 3, (int64_t[]){5, 1, 3}, fill_pattern,
-                             &fill_seed, &err) == LM_OK;
+    ok &= gguf_add_tensor_rows(w, "c.f16", LM_TYPE_F16, 3, c_ne, counting_row, (void *)&c_ne[0],
+                               &err) == LM_OK;
     CHECK(ok, "building the writer: %s", err.message);
     return w;
 }
@@ -139,8 +137,9 @@ static void check_tensors(const gguf_file *f) {
           "q8_0 tensor");
     t = gguf_find_tensor(f, "c.f16");
     int ok = t && t->type == LM_TYPE_F16 && t->n_dims == 3 && t->ne[2] == 3 && t->nbytes == 30;
-    for (size_t i = 0; ok && i < t->nbytes; i++) ok = t->data[i] == (uint8_t)(i * 7 + fill_seed);
-    CHECK(ok, "f16 tensor filled by callback");
+    for (int64_t i = 0; ok && i < 15; i++)
+        ok = lm_f16_to_f32((uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8)) == (float)(10 * (i / 5) + i % 5);
+    CHECK(ok, "f16 tensor made of rows");
     for (uint64_t i = 0; i < f->n_tensors; i++)
         CHECK((f->data_offset + f->tensors[i].offset) % 32 == 0, "tensor %llu aligned",
               (unsigned long long)i);
@@ -188,18 +187,26 @@ static void test_failures(const char *dir) {
     CHECK(gguf_write_file(w, "/nonexistent-dir/x.gguf", &err) == LM_E_IO &&
               strstr(err.message, "/nonexistent-dir/x.gguf"), "unwritable path: %s", err.message);
 
+    /* A disk that fills up mid-write: a file size limit makes write fail. */
     char path[4096];
     snprintf(path, sizeof path, "%s/test_gguf_write_fail.gguf", dir);
     remove(path);
-    int seed = 0;
-    CHECK(gguf_add_tensor_fn(w, "d.bad", LM_TYPE_F32, 1, (int64_t[]){4}, fill_fails, &seed, &err) == LM_OK,
-          "add: %s", err.message);
-    CHECK(gguf_write_file(w, path, &err) == LM_E_MEMORY && strstr(err.message, "on purpose"),
-          "a failing fill fails the write: %s", err.message);
+    struct rlimit old_limit, limit;
+    getrlimit(RLIMIT_FSIZE, &old_limit);
+    limit = old_limit;
+    limit.rlim_cur = 100;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &limit) == 0, "setrlimit");
+    CHECK(gguf_write_file(w, path, &err) == LM_E_IO && strstr(err.message, "cannot write"),
+          "a write that fails: %s", err.message);
+    setrlimit(RLIMIT_FSIZE, &old_limit);
     CHECK(!file_exists(path), "a failed write leaves no file");
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     CHECK(!file_exists(tmp), "a failed write leaves no temporary file");
+    CHECK(gguf_write_file(w, path, &err) == LM_OK, "the same write without the limit: %s", err.message);
+    CHECK(file_exists(path) && !file_exists(tmp), "written under the final name only");
+    remove(path);
 
     CHECK(gguf_add_tensor(w, "a.f32", LM_TYPE_F32, 1, (int64_t[]){1}, f32_data, &err) == LM_E_ARGUMENT,
           "duplicate tensor name");
@@ -213,6 +220,8 @@ static void test_failures(const char *dir) {
           "unknown type id");
     CHECK(gguf_set_u32(w, "", 1, &err) == LM_E_ARGUMENT, "empty key");
     CHECK(gguf_set_arr(w, "k", GGUF_STRING, NULL, 0, &err) == LM_E_ARGUMENT, "string elements via set_arr");
+    CHECK(gguf_add_tensor_rows(w, "i", LM_TYPE_Q8_1, 1, (int64_t[]){32}, counting_row, NULL, &err) == LM_E_ARGUMENT,
+          "rows of a type we cannot quantize to");
     CHECK(gguf_set_u16(w, "general.alignment", 64, &err) == LM_OK &&
               gguf_write_file(w, path, &err) == LM_E_ARGUMENT, "non-u32 alignment: %s", err.message);
     gguf_writer_free(w);

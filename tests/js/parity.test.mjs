@@ -37,8 +37,9 @@ const SEED = 7;
 //   a few hundredths on logits this large (measured 0.051 Q8_0, 0.057 Q4_0,
 //   0.074 Q4_K, 0.075 Q6_K over both architectures).
 // Each tolerance leaves 3x headroom or more while staying far below what a
-// real bug moves: the layers carry a third of the residual stream, so a
-// wrong rope, bias, norm or head mapping shifts top logits by whole units.
+// real bug moves: the layers add about half the embedding's norm to the
+// residual stream, so a wrong rope, bias, norm or head mapping shifts the
+// top logits by whole units.
 const TOLERANCE = {
     F32: 0.01,
     F16: 0.01,
