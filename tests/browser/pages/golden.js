@@ -1,0 +1,27 @@
+// Runs the golden prompts in the page (the model runs in the Web Worker) and
+// publishes { info, cases: [{ prompt, text, expected, pieces }], progress } as
+// window.goldenResult, or { error: { code, message } }.
+import { LocalLM } from '/dist/localm.js';
+
+async function run() {
+  const golden = await (await fetch('/golden/stories260K-greedy.json')).json();
+  const progress = [];
+  const lm = await LocalLM.load('/models/stories260K.gguf', {
+    onProgress: ({ phase, loaded, total }) => progress.push({ phase, loaded, total }),
+  });
+  const cases = [];
+  for (const { prompt, n_predict: maxTokens, expected_continuation: expected } of golden.cases) {
+    let text = '';
+    let pieces = 0;
+    for await (const piece of lm.generate(prompt, { maxTokens, temperature: 0 })) {
+      text += piece.text;
+      pieces++;
+    }
+    cases.push({ prompt, text, expected, pieces, stats: lm.stats() });
+  }
+  const info = lm.info();
+  await lm.unload();
+  return { info: { architecture: info.architecture }, cases, progress };
+}
+
+window.goldenResult = run().catch((error) => ({ error: { code: error.code, message: error.message } }));
