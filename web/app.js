@@ -1,0 +1,468 @@
+// The demo page: pick or drop a model, watch it download, chat with it, and
+// manage the models kept in this browser. Everything runs through the
+// LocalLM module in dist/ (built by `./build.sh wasm`).
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  banner: $('banner'),
+  modelSelect: $('model-select'),
+  modelUrl: $('model-url'),
+  load: $('load'),
+  cancelLoad: $('cancel-load'),
+  drop: $('drop'),
+  file: $('file'),
+  progressBox: $('progress-box'),
+  progress: $('progress'),
+  progressText: $('progress-text'),
+  modelStatus: $('model-status'),
+  messages: $('messages'),
+  composer: $('composer'),
+  prompt: $('prompt'),
+  send: $('send'),
+  stop: $('stop'),
+  newChat: $('new-chat'),
+  stats: $('stats'),
+  mode: $('mode'),
+  temperature: $('temperature'),
+  topK: $('top-k'),
+  topP: $('top-p'),
+  maxTokens: $('max-tokens'),
+  system: $('system'),
+  storage: $('storage'),
+  persist: $('persist'),
+  clearCache: $('clear-cache'),
+  cacheList: $('cache-list'),
+};
+
+const state = {
+  LocalLM: null,      // the module's class, once imported
+  cache: null,        // LocalLM.cache
+  lm: null,           // the loaded model
+  modelName: '',
+  loading: null,      // AbortController of the load in progress
+  generating: null,   // AbortController of the generation in progress
+  history: [],        // chat messages so far
+  catalog: [],
+};
+
+// ---- formatting -------------------------------------------------------------
+
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return '?';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i && n < 100 ? 1 : 0)} ${units[i]}`;
+}
+
+function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function formatAgo(time) {
+  const seconds = (Date.now() - time) / 1000;
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return new Date(time).toLocaleDateString();
+}
+
+const fileName = (url) => decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || url);
+
+function errorText(error) {
+  const hints = {
+    E_QUOTA: 'Delete cached models below, or ask the browser to keep more (persist).',
+    E_NETWORK: 'Check the URL and the connection.',
+    E_MEMORY: 'Try a smaller model or a smaller quantization.',
+    E_INTEGRITY: 'The broken copy was removed; load the model again when online.',
+    E_CONTEXT_FULL: 'Start a new chat or ask for fewer tokens.',
+  };
+  const code = error?.code ?? 'Error';
+  return `${code}: ${error?.message ?? error}${hints[code] ? `\n${hints[code]}` : ''}`;
+}
+
+function showBanner(text) {
+  ui.banner.textContent = text;
+  ui.banner.hidden = !text;
+}
+
+// ---- the module -----------------------------------------------------------------
+
+async function importModule() {
+  try {
+    const module = await import('./dist/localm.js');
+    state.LocalLM = module.LocalLM;
+    state.cache = module.LocalLM.cache;
+  } catch (error) {
+    showBanner(`The LocalLM module could not be loaded (${error.message}).\nBuild it with ./build.sh wasm (npm start does).`);
+    ui.load.disabled = true;
+  }
+}
+
+// ---- models: catalog, loading, progress ---------------------------------------
+
+async function loadCatalog() {
+  try {
+    const response = await fetch('catalog.json');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state.catalog = (await response.json()).models ?? [];
+  } catch {
+    state.catalog = [];
+  }
+  ui.modelSelect.replaceChildren();
+  const groups = [
+    ['Models to download', state.catalog.filter((m) => !m.local)],
+    ['On this server', state.catalog.filter((m) => m.local)],
+  ];
+  for (const [label, models] of groups) {
+    if (!models.length) continue;
+    const group = document.createElement('optgroup');
+    group.label = label;
+    for (const model of models) {
+      const size = model.size ? ` · ${model.sizeApprox ? '~' : ''}${formatBytes(model.size)}` : '';
+      group.append(new Option(`${model.name ?? fileName(model.url)}${size}`, model.url));
+    }
+    ui.modelSelect.append(group);
+  }
+  if (!state.catalog.length) ui.modelSelect.append(new Option('(no catalog: enter a URL)', ''));
+  ui.modelUrl.value = ui.modelSelect.value;
+}
+
+function progressReporter() {
+  const samples = [];
+  ui.progressBox.hidden = false;
+  ui.progress.value = 0;
+  return ({ phase, loaded, total }) => {
+    if (phase === 'load') {
+      ui.progress.removeAttribute('value');
+      ui.progressText.textContent = 'Preparing the model…';
+      return;
+    }
+    const now = performance.now();
+    samples.push([now, loaded]);
+    while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
+    const [t0, l0] = samples[0];
+    const speed = now - t0 > 200 ? ((loaded - l0) * 1000) / (now - t0) : 0;
+    if (total) {
+      ui.progress.max = total;
+      ui.progress.value = loaded;
+    }
+    const parts = [`${phase === 'cache' ? 'From this browser' : 'Downloading'}: ${formatBytes(loaded)}` +
+      (total ? ` of ${formatBytes(total)}` : '')];
+    if (speed > 0) parts.push(`${formatBytes(speed)}/s`);
+    if (speed > 0 && total) parts.push(`${formatDuration((total - loaded) / speed)} left`);
+    ui.progressText.textContent = parts.join(' · ');
+  };
+}
+
+function setLoading(loading) {
+  ui.load.disabled = loading || !state.LocalLM;
+  ui.cancelLoad.hidden = !loading;
+  ui.drop.classList.toggle('disabled', loading);
+  updateComposer();
+}
+
+async function loadModel(source, name) {
+  if (!state.LocalLM || state.loading) return;
+  state.generating?.abort();
+  const previous = state.lm;
+  state.lm = null;
+  await previous?.unload().catch(() => {});
+  showBanner('');
+  state.loading = new AbortController();
+  setLoading(true);
+  ui.modelStatus.textContent = `Loading ${name}…`;
+  const started = performance.now();
+  let fromCache = false;
+  let bytes = 0;
+  const report = progressReporter();
+  try {
+    state.lm = await state.LocalLM.load(source, {
+      signal: state.loading.signal,
+      onProgress: (p) => {
+        if (p.phase === 'cache') fromCache = true;
+        if (p.phase !== 'load') bytes = p.loaded;
+        report(p);
+      },
+    });
+    state.modelName = name;
+    const info = state.lm.info();
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    ui.progress.value = ui.progress.max;
+    ui.progressText.textContent = source instanceof Blob
+      ? `Read ${formatBytes(source.size)} from the file.`
+      : `${fromCache ? 'Read from this browser' : 'Downloaded'}: ${formatBytes(bytes)}.`;
+    ui.modelStatus.textContent = `${name} is ready: ${info.architecture ?? 'model'}, ` +
+      `${formatBytes(info.weight_bytes)} of weights, context ${state.lm.contextSize}, ` +
+      `loaded in ${seconds} s${fromCache ? ' from this browser' : ''}.`;
+    ui.mode.value = info.chat_template_known ? 'chat' : 'complete';
+    resetChat();
+  } catch (error) {
+    ui.modelStatus.textContent = error.code === 'E_ABORTED' ? 'Loading cancelled.' : `Could not load ${name}.`;
+    if (error.code !== 'E_ABORTED') showBanner(errorText(error));
+    ui.progressBox.hidden = true;
+  } finally {
+    state.loading = null;
+    setLoading(false);
+    refreshCache();
+  }
+}
+
+function loadFromUrl() {
+  const url = ui.modelUrl.value.trim();
+  if (!url) {
+    showBanner('Enter the URL of a .gguf file, or choose a model.');
+    return;
+  }
+  const known = state.catalog.find((m) => m.url === url);
+  loadModel(url, known?.name ?? fileName(url));
+}
+
+function loadFile(file) {
+  if (!file) return;
+  if (!/\.gguf$/i.test(file.name)) {
+    showBanner(`${file.name} is not a .gguf file.`);
+    return;
+  }
+  loadModel(file, file.name);
+}
+
+// ---- chat -------------------------------------------------------------------------
+
+function addMessage(role, text) {
+  ui.messages.querySelector('.empty')?.remove();
+  const element = document.createElement('div');
+  element.className = `message ${role}`;
+  element.textContent = text;
+  ui.messages.append(element);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  return element;
+}
+
+function resetChat() {
+  state.history = [];
+  const hint = document.createElement('p');
+  hint.className = 'empty';
+  hint.textContent = state.lm
+    ? (ui.mode.value === 'chat' ? 'Say something.' : 'Type the beginning of a text; the model continues it.')
+    : 'Load a model to start.';
+  ui.messages.replaceChildren(hint);
+  ui.stats.textContent = '\u00a0';
+}
+
+function updateComposer() {
+  ui.send.disabled = !state.lm || !!state.generating || !!state.loading;
+  ui.stop.disabled = !state.generating;
+}
+
+function readNumber(input, fallback) {
+  const value = Number(input.value);
+  return input.value !== '' && Number.isFinite(value) ? value : fallback;
+}
+
+function generationOptions(signal) {
+  return {
+    temperature: readNumber(ui.temperature, 0.7),
+    topK: Math.round(readNumber(ui.topK, 40)),
+    topP: readNumber(ui.topP, 0.95),
+    maxTokens: Math.max(1, Math.round(readNumber(ui.maxTokens, 256))),
+    signal,
+  };
+}
+
+function showStats(tokens, started, final) {
+  const parts = [];
+  if (final) {
+    parts.push(`${final.genTokens} tokens`, `${final.decodeTokPerSec.toFixed(1)} tok/s`,
+      `prompt ${final.promptTokens} tokens at ${final.prefillTokPerSec.toFixed(0)} tok/s`);
+  } else {
+    const seconds = (performance.now() - started) / 1000;
+    parts.push(`${tokens} tokens`, `${seconds > 0 ? (tokens / seconds).toFixed(1) : '0'} tok/s`);
+  }
+  const memory = state.lm?.stats().wasmMemoryBytes;
+  if (memory) parts.push(`memory ${formatBytes(memory)}`);
+  ui.stats.textContent = parts.join(' · ');
+}
+
+async function send(event) {
+  event.preventDefault();
+  const text = ui.prompt.value;
+  if (!state.lm || state.generating || !text.trim()) return;
+  const mode = ui.mode.value;
+  state.generating = new AbortController();
+  updateComposer();
+  showBanner('');
+  ui.prompt.value = '';
+  addMessage('user', text);
+  const reply = addMessage('assistant', '');
+  reply.dataset.state = 'generating';
+  const options = generationOptions(state.generating.signal);
+  let stream;
+  if (mode === 'chat') {
+    state.history.push({ role: 'user', content: text });
+    const system = ui.system.value.trim();
+    stream = state.lm.chat(system ? [{ role: 'system', content: system }, ...state.history] : state.history, options);
+  } else {
+    stream = state.lm.generate(text, options);
+  }
+  let output = '';
+  let tokens = 0;
+  const started = performance.now();
+  let lastStats = 0;
+  try {
+    for await (const piece of stream) {
+      output += piece.text;
+      tokens++;
+      reply.textContent = output;
+      ui.messages.scrollTop = ui.messages.scrollHeight;
+      if (performance.now() - lastStats > 250) {
+        lastStats = performance.now();
+        showStats(tokens, started);
+      }
+    }
+    reply.dataset.state = 'done';
+  } catch (error) {
+    reply.dataset.state = error.code === 'E_ABORTED' ? 'stopped' : 'error';
+    if (error.code !== 'E_ABORTED') addMessage('error', errorText(error));
+  } finally {
+    if (mode === 'chat') state.history.push({ role: 'assistant', content: output });
+    state.generating = null;
+    updateComposer();
+    if (state.lm) showStats(tokens, started, reply.dataset.state === 'done' ? state.lm.stats() : null);
+  }
+}
+
+// ---- cached models and storage ------------------------------------------------
+
+async function refreshCache() {
+  if (!state.cache) return;
+  try {
+    const [entries, usage] = await Promise.all([state.cache.list(), state.cache.usage()]);
+    entries.sort((a, b) => b.lastUsed - a.lastUsed);
+    ui.cacheList.replaceChildren(...entries.map(cacheRow));
+    if (!entries.length) {
+      const empty = document.createElement('li');
+      empty.className = 'meta';
+      empty.textContent = 'None yet: downloaded models are kept here for offline use.';
+      ui.cacheList.append(empty);
+    }
+    const quota = usage.quota ? ` of ${formatBytes(usage.quota)} available to this site` : '';
+    const persisted = await navigator.storage?.persisted?.();
+    ui.storage.textContent = `Models: ${formatBytes(usage.models)}. Site storage used: ` +
+      `${formatBytes(usage.usage ?? 0)}${quota}.${persisted ? ' Storage is persistent.' : ''}`;
+    ui.persist.disabled = !navigator.storage?.persist || persisted;
+  } catch (error) {
+    ui.storage.textContent = `Storage unavailable: ${error.message}`;
+  }
+}
+
+function cacheRow(entry) {
+  const item = document.createElement('li');
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = fileName(entry.url);
+  name.title = entry.url;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  meta.textContent = entry.complete
+    ? `${formatBytes(entry.size)} · used ${formatAgo(entry.lastUsed)}`
+    : `partial: ${formatBytes(entry.storedBytes)} of ${formatBytes(entry.size)} (resumes on next load)`;
+  const actions = document.createElement('span');
+  actions.className = 'actions';
+  const load = document.createElement('button');
+  load.type = 'button';
+  load.textContent = entry.complete ? 'Load' : 'Resume';
+  load.addEventListener('click', () => {
+    ui.modelUrl.value = entry.url;
+    loadFromUrl();
+  });
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.textContent = 'Delete';
+  remove.setAttribute('aria-label', `Delete ${fileName(entry.url)}`);
+  remove.addEventListener('click', async () => {
+    remove.disabled = true;
+    await state.cache.delete(entry.url);
+    refreshCache();
+  });
+  actions.append(load, remove);
+  item.append(name, actions, meta);
+  return item;
+}
+
+async function persistStorage() {
+  const granted = await navigator.storage.persist();
+  if (!granted) showBanner('The browser declined to make storage persistent (it may still keep it).');
+  refreshCache();
+}
+
+async function clearCache() {
+  if (!state.cache || !confirm('Delete every downloaded model from this browser?')) return;
+  await state.cache.clear();
+  refreshCache();
+}
+
+// ---- wiring -----------------------------------------------------------------------
+
+function wireDrop() {
+  const target = ui.drop;
+  for (const type of ['dragenter', 'dragover']) {
+    target.addEventListener(type, (e) => { e.preventDefault(); target.classList.add('over'); });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    target.addEventListener(type, () => target.classList.remove('over'));
+  }
+  target.addEventListener('drop', (e) => {
+    e.preventDefault();
+    loadFile(e.dataTransfer?.files?.[0]);
+  });
+  ui.file.addEventListener('change', () => {
+    loadFile(ui.file.files[0]);
+    ui.file.value = '';
+  });
+}
+
+function wire() {
+  ui.modelSelect.addEventListener('change', () => { ui.modelUrl.value = ui.modelSelect.value; });
+  ui.load.addEventListener('click', loadFromUrl);
+  ui.modelUrl.addEventListener('keydown', (e) => { if (e.key === 'Enter') loadFromUrl(); });
+  ui.modelUrl.addEventListener('input', () => {
+    const known = state.catalog.some((m) => m.url === ui.modelUrl.value.trim());
+    if (known) ui.modelSelect.value = ui.modelUrl.value.trim();
+    else ui.modelSelect.selectedIndex = -1;
+  });
+  ui.cancelLoad.addEventListener('click', () => state.loading?.abort());
+  ui.composer.addEventListener('submit', send);
+  ui.prompt.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) send(e);
+  });
+  ui.stop.addEventListener('click', () => state.generating?.abort());
+  ui.newChat.addEventListener('click', () => { state.generating?.abort(); resetChat(); });
+  ui.mode.addEventListener('change', resetChat);
+  ui.persist.addEventListener('click', persistStorage);
+  ui.clearCache.addEventListener('click', clearCache);
+  wireDrop();
+}
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('sw.js').catch((error) => {
+    console.warn(`localm: no offline support (${error.message})`);
+  });
+}
+
+async function main() {
+  wire();
+  resetChat();
+  registerServiceWorker();
+  await Promise.all([importModule(), loadCatalog()]);
+  setLoading(false);
+  await refreshCache();
+  document.body.dataset.ready = 'true';
+}
+
+main();
