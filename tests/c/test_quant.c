@@ -183,6 +183,97 @@ static void test_q6_K_layout(void) {
     CHECK(bad == 0, "Q6_K hand-built block: %d wrong values", bad);
 }
 
+static uint8_t pattern(int i, int mul, int add) { return (uint8_t)(i * mul + add); }
+
+static void test_q5_0_layout(void) {
+    lm_block_q5_0 b;
+    b.d = 0x3800; /* 0.5 */
+    const uint32_t qh = 0x9A3C5E71u;
+    for (int i = 0; i < 4; i++) b.qh[i] = (uint8_t)(qh >> (8 * i)); /* little-endian */
+    for (int j = 0; j < 16; j++) b.qs[j] = pattern(j, 73, 11);
+    float y[32];
+    lm_dequantize_row(LM_TYPE_Q5_0, &b, y, 32);
+    int bad = 0;
+    for (int j = 0; j < 16; j++) {
+        int x0 = ((b.qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - 16;
+        int x1 = ((b.qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16;
+        bad += y[j] != x0 * 0.5f;
+        bad += y[j + 16] != x1 * 0.5f;
+    }
+    CHECK(bad == 0, "Q5_0 hand-built block: %d wrong values", bad);
+}
+
+static void test_q2_K_layout(void) {
+    lm_block_q2_K b;
+    b.d = 0x3C00;    /* 1.0 */
+    b.dmin = 0x3400; /* 0.25 */
+    for (int j = 0; j < 16; j++) b.scales[j] = pattern(j, 37, 3);
+    for (int i = 0; i < 64; i++) b.qs[i] = pattern(i, 73, 11);
+    float y[256], *out = y;
+    lm_dequantize_row(LM_TYPE_Q2_K, &b, y, 256);
+    int bad = 0, is = 0;
+    const uint8_t *q = b.qs;
+    for (int n = 0; n < 256; n += 128, q += 32) /* per 128: 4 shifts x 2 sub-blocks of 16 */
+        for (int shift = 0; shift < 8; shift += 2)
+            for (int half = 0; half < 2; half++, is++) {
+                float dl = 1.0f * (b.scales[is] & 0xF), ml = 0.25f * (b.scales[is] >> 4);
+                for (int l = 0; l < 16; l++) bad += *out++ != dl * ((q[l + 16 * half] >> shift) & 3) - ml;
+            }
+    CHECK(bad == 0, "Q2_K hand-built block: %d wrong values", bad);
+}
+
+static void test_q3_K_layout(void) {
+    lm_block_q3_K b;
+    b.d = 0x3800; /* 0.5 */
+    /* 6-bit scales worked out by hand: low nibbles from bytes 0..7 (low
+     * halves for 0..7, high halves for 8..15), bit pair j / 4 of byte
+     * 8 + j % 4 on top, minus 32. */
+    const uint8_t packed[12] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE, 0xE4, 0x1B, 0x00, 0xFF};
+    const int sc[16] = {-32, 18, -28, 22, -8, 10, -20, 30, 1, -13, -27, 23, 25, -21, -19, 31};
+    memcpy(b.scales, packed, 12);
+    for (int i = 0; i < 64; i++) b.qs[i] = pattern(i, 73, 11);
+    for (int i = 0; i < 32; i++) b.hmask[i] = pattern(i, 29, 5);
+    float y[256], *out = y;
+    lm_dequantize_row(LM_TYPE_Q3_K, &b, y, 256);
+    int bad = 0, is = 0;
+    uint8_t m = 1; /* hmask bit: one per group of 32, across both halves */
+    const uint8_t *q = b.qs;
+    for (int n = 0; n < 256; n += 128, q += 32)
+        for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+            for (int half = 0; half < 2; half++, is++) {
+                float dl = 0.5f * sc[is];
+                for (int l = 0; l < 16; l++) {
+                    int k = l + 16 * half;
+                    bad += *out++ != dl * (((q[k] >> shift) & 3) - ((b.hmask[k] & m) ? 0 : 4));
+                }
+            }
+    CHECK(bad == 0, "Q3_K hand-built block: %d wrong values", bad);
+}
+
+static void test_q5_K_layout(void) {
+    lm_block_q5_K b;
+    b.d = 0x3800;    /* 0.5 */
+    b.dmin = 0x3C00; /* 1.0 */
+    /* same packed scales as the Q4_K test */
+    const uint8_t packed[12] = {0x41, 0x02, 0x03, 0x04, 0x05, 0x06, 0xC7, 0x08, 0x21, 0x43, 0x65, 0x87};
+    const int sc[8] = {1, 2, 3, 4, 17, 3, 5, 7};
+    const int mn[8] = {5, 6, 7, 8, 2, 4, 54, 8};
+    memcpy(b.scales, packed, 12);
+    for (int i = 0; i < 128; i++) b.qs[i] = pattern(i, 73, 11);
+    for (int i = 0; i < 32; i++) b.qh[i] = pattern(i, 29, 5);
+    float y[256];
+    lm_dequantize_row(LM_TYPE_Q5_K, &b, y, 256);
+    int bad = 0;
+    uint8_t u1 = 1, u2 = 2;
+    for (int c = 0; c < 4; c++, u1 <<= 2, u2 <<= 2) /* each 64: low nibbles + bit, high nibbles + bit */
+        for (int l = 0; l < 32; l++) {
+            uint8_t q = b.qs[32 * c + l], h = b.qh[l];
+            bad += y[64 * c + l] != 0.5f * sc[2 * c] * ((q & 0xF) + (h & u1 ? 16 : 0)) - 1.0f * mn[2 * c];
+            bad += y[64 * c + 32 + l] != 0.5f * sc[2 * c + 1] * ((q >> 4) + (h & u2 ? 16 : 0)) - 1.0f * mn[2 * c + 1];
+        }
+    CHECK(bad == 0, "Q5_K hand-built block: %d wrong values", bad);
+}
+
 /* ---- quantize -> dequantize ---- */
 
 /* Bounds on the RMS error relative to the RMS of the (near-normal) data;
@@ -231,6 +322,17 @@ static void test_round_trip(lm_type type, double bound) {
     round_trip(type, x, y, 256);
     CHECK(fabs(y[77] - 40.0) <= 40.0 * bound, "%s: outlier 40 came back as %g", name, y[77]);
 
+    /* Blocks at odd addresses (inside a mapped file) give the same bytes
+     * and values. */
+    static uint8_t aligned[512 * 4], odd[512 * 4 + 1];
+    static float y_odd[512];
+    lm_quantize_row(type, x, aligned, 512);
+    lm_quantize_row(type, x, odd + 1, 512);
+    lm_dequantize_row(type, odd + 1, y_odd, 512);
+    lm_dequantize_row(type, aligned, y, 512);
+    CHECK(memcmp(aligned, odd + 1, lm_row_bytes(type, 512)) == 0 && memcmp(y, y_odd, sizeof y_odd) == 0,
+          "%s: unaligned blocks differ", name);
+
     /* Zeros come back exactly, a constant block closely, never NaN. */
     memset(x, 0, 256 * sizeof(float));
     round_trip(type, x, y, 256);
@@ -278,6 +380,10 @@ int main(void) {
     test_q8_0_layout();
     test_q4_K_layout();
     test_q6_K_layout();
+    test_q5_0_layout();
+    test_q2_K_layout();
+    test_q3_K_layout();
+    test_q5_K_layout();
     for (size_t i = 0; i < sizeof error_bounds / sizeof error_bounds[0]; i++)
         test_round_trip(error_bounds[i].type, error_bounds[i].max_rel_rmse);
     test_types();
