@@ -76,7 +76,8 @@ static lm_status load_strings(const gguf_file *f, const char *key, string_list *
     int rc = gguf_get_arr(f, key, GGUF_STRING, &first, &n);
     if (rc == 0) return lm_fail(err, LM_E_FORMAT, "%s is missing", key);
     if (rc < 0) return lm_fail(err, LM_E_FORMAT, "%s must be an array of strings", key);
-    if (n >= INT32_MAX) return lm_fail(err, LM_E_FORMAT, "%s has too many entries (%llu)", key,
+    /* the hash tables hold at most 2^31 slots at a load of one half */
+    if (n > (1u << 30)) return lm_fail(err, LM_E_FORMAT, "%s has too many entries (%llu)", key,
                                        (unsigned long long)n);
     uint64_t total = 0;
     const uint8_t *p = first;
@@ -478,7 +479,7 @@ int32_t lm_vocab_token_to_piece(const lm_vocab *v, int32_t token, char *buf, int
     if (token < 0 || token >= v->n_tokens) return 0;
     int32_t n = (int32_t)v->piece.len[token];
     if (size < n || (n && !buf)) return -n;
-    memcpy(buf, v->piece.data + v->piece.off[token], (size_t)n);
+    if (n) memcpy(buf, v->piece.data + v->piece.off[token], (size_t)n);
     return n;
 }
 
