@@ -5,7 +5,10 @@
  * Quantized products decode each weight block into integer levels and
  * per-sub-block scales/mins (lm_block_levels, the same decoder dequantization
  * uses), take integer dots with the Q8 activations, and correct for the mins
- * with the activation block sums. */
+ * with the activation block sums. The levels are already signed (Q4_0's -8,
+ * Q6_K's -32...), which in integers equals subtracting offset x block sum
+ * the way the SIMD kernels do. Activation rows (xq) are the caller's
+ * lm_quantize_act output in a 4-byte aligned buffer. */
 #include "kernels.h"
 
 #include <math.h>
@@ -20,10 +23,10 @@ static int is_float_type(lm_type t) {
     return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
 }
 
-/* Callers pass supported types only; an unknown one gets 0 bytes. */
+/* Callers pass supported types only; an unknown one (or n <= 0) gets 0 bytes. */
 size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
     const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported) return 0;
+    if (!tt || !tt->supported || n <= 0) return 0;
     if (is_float_type(wtype)) return (size_t)n * sizeof(float);
     if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(lm_act_q8_256);
     return (size_t)(n / LM_QK) * sizeof(lm_act_q8_32);
@@ -31,7 +34,7 @@ size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
 
 void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
     const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported) return;
+    if (!tt || !tt->supported || n <= 0) return;
     if (is_float_type(wtype)) {
         memcpy(xq, x, (size_t)n * sizeof(float));
     } else if (tt->block_size == LM_QK_K) {

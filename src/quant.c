@@ -27,7 +27,8 @@ float lm_f16_to_f32(uint16_t h) {
     if (bits >= 0x0F800000) return bits_f32(sign | 0x7F800000 | bits); /* inf, NaN payload */
     /* Exponent and mantissa moved into float position read as a float that
      * is 2^-112 times the value; subnormal halves become subnormal floats,
-     * and the exact power-of-two product renormalizes them. */
+     * and the exact power-of-two product renormalizes them (IEEE subnormals
+     * required: no flush-to-zero, no -ffast-math). */
     return bits_f32(sign | f32_bits(bits_f32(bits) * 0x1p112f));
 }
 
@@ -245,7 +246,7 @@ int lm_block_levels(lm_type type, const void *block, lm_levels *out) {
 
 void lm_dequantize_row(lm_type type, const void *src, float *dst, int64_t n) {
     const lm_type_traits *tt = lm_type_info(type);
-    if (!tt || !tt->supported) return;
+    if (!tt || !tt->supported || n <= 0) return;
     if (type == LM_TYPE_F32) {
         memcpy(dst, src, (size_t)n * sizeof(float));
         return;
@@ -685,7 +686,7 @@ static void quantize_q6_K(const float *x, lm_block_q6_K *y) {
 
 void lm_quantize_row(lm_type type, const float *src, void *dst, int64_t n) {
     const lm_type_traits *tt = lm_type_info(type);
-    if (!tt || !tt->supported) return;
+    if (!tt || !tt->supported || n <= 0) return;
     uint8_t *out = dst;
     if (type == LM_TYPE_F32) {
         memcpy(dst, src, (size_t)n * sizeof(float));
