@@ -9,6 +9,8 @@ enum { C_WS = 1, C_L = 2, C_N = 4, C_P = 8, C_S = 16, C_M = 32 };
 
 /* ---- names ------------------------------------------------------------ */
 
+/* tokenizer.ggml.pre names llama.cpp maps to these regexes, with the flags
+ * it sets for them. */
 static const struct {
     const char *name;
     pretok_type type;
@@ -19,6 +21,10 @@ static const struct {
     {"llama-v3", PRETOK_LLAMA3, 1, 1},
     {"llama-bpe", PRETOK_LLAMA3, 1, 1},
     {"falcon3", PRETOK_LLAMA3, 1, 1},
+    {"falcon-h1", PRETOK_LLAMA3, 1, 1},
+    {"pixtral", PRETOK_LLAMA3, 1, 1},
+    {"midm-2.0", PRETOK_LLAMA3, 1, 1},
+    {"lfm2", PRETOK_LLAMA3, 1, 1},
     {"dbrx", PRETOK_LLAMA3, 0, 0},
     {"smaug-bpe", PRETOK_LLAMA3, 0, 0},
     {"qwen2", PRETOK_QWEN2, 0, 0},
@@ -33,6 +39,11 @@ static const struct {
     {"phi-2", PRETOK_GPT2, 0, 0},
     {"jais", PRETOK_GPT2, 0, 0},
     {"exaone4", PRETOK_GPT2, 0, 0},
+    {"trillion", PRETOK_GPT2, 0, 0},
+    {"granite-docling", PRETOK_GPT2, 0, 0},
+    {"gigachat", PRETOK_GPT2, 0, 0},
+    {"mellum", PRETOK_GPT2, 0, 0},
+    {"a.x-4.0", PRETOK_GPT2, 0, 0},
     {"starcoder", PRETOK_STARCODER, 0, 0},
     {"refact", PRETOK_STARCODER, 0, 0},
     {"smollm", PRETOK_STARCODER, 0, 0},
