@@ -2,7 +2,7 @@
  * double-precision references, through the kernels.h interface only, so
  * the same test judges the scalar reference and every SIMD file.
  *
- * lm_gemm, for every supported weight type, n_cols 256/512/1536, 1..5 tokens
+ * lm_gemm, for every supported weight type, n_cols 256/512/1536, 1..5 and 9 tokens
  * and partial row ranges, against the double dot of the dequantized weights
  * with the activations:
  * - activations that are integers |k| <= 127 times 2^-6 with a +-127 in every
@@ -37,7 +37,7 @@ static float rng_normal(void) {
     return (rng_uniform() + rng_uniform() + rng_uniform() + rng_uniform() - 2.0f) * 1.7320508f;
 }
 
-enum { N_ROWS = 9, MAX_TOK = 5, MAX_COLS = 1536 };
+enum { N_ROWS = 9, MAX_TOK = 9, MAX_COLS = 1536 };
 static const float SENTINEL = -12345.0f;
 
 typedef struct {
@@ -127,7 +127,8 @@ static void test_gemm(lm_type type) {
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int64_t n = sizes[s];
         weights m = make_weights(type, n);
-        for (int n_tok = 1; n_tok <= MAX_TOK; n_tok++) {
+        /* 1..5 tokens, and 9 to cross any tile of up to 8 tokens */
+        for (int n_tok = 1; n_tok <= MAX_TOK; n_tok = n_tok == 5 ? 9 : n_tok + 1) {
             for (int exact = 0; exact <= 1; exact++) {
                 if (exact) fill_exact_activations(x, n * n_tok);
                 else fill_random_activations(x, n * n_tok);
