@@ -200,6 +200,8 @@ async function loadModel(source, name) {
       `${formatBytes(info.weight_bytes)} of weights, context ${state.lm.contextSize}, ` +
       `loaded in ${seconds} s${fromCache ? ' from this browser' : ''}.`;
     ui.mode.value = info.chat_template_known ? 'chat' : 'complete';
+    ui.maxTokens.max = state.lm.contextSize;
+    ui.prompt.placeholder = 'Type here (Enter sends, Shift+Enter for a new line)';
     resetChat();
   } catch (error) {
     ui.modelStatus.textContent = error.code === 'E_ABORTED' ? 'Loading cancelled.' : `Could not load ${name}.`;
@@ -212,13 +214,22 @@ async function loadModel(source, name) {
   }
 }
 
+// Shows the catalog entry of the URL in the box, or none.
+function syncModelSelect() {
+  const url = ui.modelUrl.value.trim();
+  const known = state.catalog.find((m) => m.url === url || new URL(m.url, location.href).href === url);
+  if (known) ui.modelSelect.value = known.url;
+  else ui.modelSelect.selectedIndex = -1;
+}
+
 function loadFromUrl() {
   const url = ui.modelUrl.value.trim();
   if (!url) {
     showBanner('Enter the URL of a .gguf file, or choose a model.');
     return;
   }
-  const known = state.catalog.find((m) => m.url === url);
+  syncModelSelect();
+  const known = state.catalog.find((m) => m.url === ui.modelSelect.value);
   loadModel(url, known?.name ?? fileName(url));
 }
 
@@ -269,7 +280,7 @@ function generationOptions(signal) {
     temperature: readNumber(ui.temperature, 0.7),
     topK: Math.round(readNumber(ui.topK, 40)),
     topP: readNumber(ui.topP, 0.95),
-    maxTokens: Math.max(1, Math.round(readNumber(ui.maxTokens, 256))),
+    maxTokens: Math.min(state.lm.contextSize, Math.max(1, Math.round(readNumber(ui.maxTokens, 256)))),
     signal,
   };
 }
@@ -326,8 +337,10 @@ async function send(event) {
     }
     reply.dataset.state = 'done';
   } catch (error) {
-    reply.dataset.state = error.code === 'E_ABORTED' ? 'stopped' : 'error';
-    if (error.code !== 'E_ABORTED') addMessage('error', errorText(error));
+    // A context that fills up after some output ends the reply like a stop.
+    const soft = error.code === 'E_ABORTED' || (error.code === 'E_CONTEXT_FULL' && output);
+    reply.dataset.state = error.code === 'E_ABORTED' ? 'stopped' : soft ? 'full' : 'error';
+    if (!soft) addMessage('error', errorText(error));
   } finally {
     if (mode === 'chat') state.history.push({ role: 'assistant', content: output });
     state.generating = null;
@@ -430,11 +443,7 @@ function wire() {
   ui.modelSelect.addEventListener('change', () => { ui.modelUrl.value = ui.modelSelect.value; });
   ui.load.addEventListener('click', loadFromUrl);
   ui.modelUrl.addEventListener('keydown', (e) => { if (e.key === 'Enter') loadFromUrl(); });
-  ui.modelUrl.addEventListener('input', () => {
-    const known = state.catalog.some((m) => m.url === ui.modelUrl.value.trim());
-    if (known) ui.modelSelect.value = ui.modelUrl.value.trim();
-    else ui.modelSelect.selectedIndex = -1;
-  });
+  ui.modelUrl.addEventListener('input', syncModelSelect);
   ui.cancelLoad.addEventListener('click', () => state.loading?.abort());
   ui.composer.addEventListener('submit', send);
   ui.prompt.addEventListener('keydown', (e) => {
