@@ -1,6 +1,7 @@
 /* Generation: prompt evaluation, then one sampled token per step, turned into
  * text that never splits a UTF-8 character and never shows the start of a
  * stop string before we know whether the stop string follows. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,7 @@ static lm_status evaluate_prompt(lm_generation *g, const char *prompt, lm_error 
     const size_t len = strlen(prompt);
     const int add_bos = g->params.add_bos < 0 ? lm_add_bos_default(m) : g->params.add_bos;
     int32_t n = lm_tokenize(m, prompt, len, add_bos, 1, NULL, 0);
+    if (n == -INT32_MAX) return lm_fail(err, LM_E_MEMORY, "out of memory tokenizing the prompt");
     int32_t *tokens = malloc(((size_t)(n < 0 ? -n : n) + 1) * sizeof *tokens);
     if (!tokens) return lm_fail(err, LM_E_MEMORY, "out of memory tokenizing the prompt");
     n = lm_tokenize(m, prompt, len, add_bos, 1, tokens, n < 0 ? -n : n);

@@ -83,7 +83,7 @@ int lm_token_is_eog(const lm_model *model, int32_t token); /* EOS, EOT, ... */
 /* ---- tokenizer -------------------------------------------------------- */
 
 /* Writes at most max tokens. Returns the number of tokens, or, when max is too
- * small, minus the number needed. parse_special: text like "<|im_start|>"
+ * small, minus the number needed (-INT32_MAX: out of memory or too many). parse_special: text like "<|im_start|>"
  * becomes its special token instead of being spelled out. */
 int32_t lm_tokenize(const lm_model *model, const char *text, size_t len,
                     int add_bos, int parse_special, int32_t *out, int32_t max);

@@ -1,4 +1,5 @@
 /* localm tokenize: print the token ids of a text as a JSON array. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ int cmd_tokenize(int argc, char **argv) {
     if (add_bos < 0) add_bos = lm_add_bos_default(model);
     const size_t len = strlen(text);
     int32_t n = lm_tokenize(model, text, len, add_bos, special, NULL, 0);
+    if (n == -INT32_MAX) {
+        lm_model_free(model);
+        return cli_error("out of memory tokenizing the text");
+    }
     int32_t *ids = malloc(((size_t)(n < 0 ? -n : n) + 1) * sizeof *ids);
     if (!ids) {
         lm_model_free(model);
