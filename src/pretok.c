@@ -234,7 +234,7 @@ static void split_class(const class_regex *r, const pretok_words *w, size_t b, s
                         piece_out *o) {
     size_t pos = b, gap = b;
     while (pos < e) {
-        size_t skip, end = class_match_at(r, w, pos, e, &skip);
+        size_t skip = pos + 1, end = class_match_at(r, w, pos, e, &skip);
         if (end) {
             emit(o, pos - gap);
             emit(o, end - pos);

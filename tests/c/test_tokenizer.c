@@ -103,13 +103,13 @@ static void print_ids(const char *label, const int32_t *ids, int n) {
 
 /* Returns 1 when every line matched. */
 static int check_vocab(const char *dir, const char *name) {
-    char path[1024];
+    char path[1400];
     buffer gg, inp, out;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%.1024s/%.255s", dir, name);
     if (!read_file(path, &gg)) return 0;
-    snprintf(path, sizeof path, "%s/%s.inp", dir, name);
+    snprintf(path, sizeof path, "%.1024s/%.255s.inp", dir, name);
     if (!read_file(path, &inp)) { free(gg.data); return -1; }
-    snprintf(path, sizeof path, "%s/%s.out", dir, name);
+    snprintf(path, sizeof path, "%.1024s/%.255s.out", dir, name);
     if (!read_file(path, &out)) { free(gg.data); free(inp.data); return -1; }
 
     gguf_file f;
@@ -167,9 +167,9 @@ static int check_vocab(const char *dir, const char *name) {
 
 /* Inputs no caller should send, on a real vocabulary. */
 static void check_hostile(const char *dir, const char *name) {
-    char path[1024];
+    char path[1400];
     buffer gg;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%.1024s/%.255s", dir, name);
     if (!read_file(path, &gg)) return;
     gguf_file f;
     lm_error err = {0};
