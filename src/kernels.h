@@ -18,7 +18,8 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n);
 
 /* For t in [0, n_tok) and r in [r0, r1):
  *   y[t * y_stride + r] = dot(row r of W, activation row t)
- * W rows are w_row_bytes apart; activation rows are lm_act_row_bytes apart.
+ * W rows are w_row_bytes apart; activation rows are lm_act_row_bytes apart
+ * and start 4-byte aligned (malloc'd buffers are).
  * The row range lets a thread pool split the work. */
 void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
              const void *xq, int n_tok, float *y, int64_t y_stride,

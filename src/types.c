@@ -52,5 +52,6 @@ int lm_type_from_name(const char *name) {
 
 size_t lm_row_bytes(lm_type type, int64_t n) {
     const lm_type_traits *tt = lm_type_info(type);
+    if (!tt || n < 0) return 0;
     return (size_t)(n / tt->block_size) * tt->block_bytes;
 }
