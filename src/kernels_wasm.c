@@ -259,70 +259,74 @@ INLINE void tile32(decode32_fn decode, size_t bbytes, int has_min, int R, int T,
 /* ---- K-quant weights ---- */
 
 /* A super-block's scales, decoded once: chunk c's vectors 0 and 2 are
- * multiplied by s[2c], vectors 1 and 3 by s[2c + 1]. Its value is
- *   d * sum(s * q * a) - dm * sum(mins * bsum)   (times the activation d). */
+ * multiplied by s[lo(c)], vectors 1 and 3 by s[hi(c)] (chunk_scales). Its
+ * value is d * sum(s * q * a) - dm * sum(mins * bsum), times the activation
+ * d; mins has one int16 per group of 16 elements. */
 typedef struct {
     int16_t s[16];
-    v128_t mins[2]; /* int16 per group of 16 elements */
+    v128_t mins[2];
     float d, dm;
 } kscales;
 
-INLINE void prescale(v128_t w[4], const int16_t *s) {
-    v128_t lo = wasm_v128_load16_splat(s), hi = wasm_v128_load16_splat(s + 1);
-    w[0] = wasm_i16x8_mul(w[0], lo);
-    w[1] = wasm_i16x8_mul(w[1], hi);
-    w[2] = wasm_i16x8_mul(w[2], lo);
-    w[3] = wasm_i16x8_mul(w[3], hi);
+INLINE void prescale(v128_t w[4], const int16_t *lo, const int16_t *hi) {
+    v128_t l = wasm_v128_load16_splat(lo), h = wasm_v128_load16_splat(hi);
+    w[0] = wasm_i16x8_mul(w[0], l);
+    w[1] = wasm_i16x8_mul(w[1], h);
+    w[2] = wasm_i16x8_mul(w[2], l);
+    w[3] = wasm_i16x8_mul(w[3], h);
 }
 
-/* Q2_K and Q3_K chunks c = 4 n + 2 jp + h cover crumb pairs j = 2 jp, 2 jp + 1
- * of 16 bytes at 32 n + 16 h; their groups of 16 are 8 n + 4 jp + h (+ 2). */
-INLINE void chunk_groups_q23(int16_t s[16], const int sc16[16]) {
-    for (int c = 0; c < 8; c++) {
-        int g = 8 * (c >> 2) + 4 * ((c >> 1) & 1) + (c & 1);
-        s[2 * c] = (int16_t)sc16[g];
-        s[2 * c + 1] = (int16_t)sc16[g + 2];
-    }
+INLINE uint32_t load_u32(const uint8_t *p) {
+    uint32_t u;
+    memcpy(&u, p, sizeof u);
+    return u;
 }
 
+/* Q2_K: byte g = 4-bit scale | 4-bit min << 4 of group g. */
 INLINE void scales_q2_k(const uint8_t *p, kscales *o) {
     const lm_block_q2_K *b = (const lm_block_q2_K *)p;
-    int sc[16];
-    int16_t m[16];
-    for (int g = 0; g < 16; g++) {
-        sc[g] = b->scales[g] & 0xF;
-        m[g] = b->scales[g] >> 4;
-    }
-    chunk_groups_q23(o->s, sc);
-    o->mins[0] = wasm_v128_load(m);
-    o->mins[1] = wasm_v128_load(m + 8);
+    v128_t raw = wasm_v128_load(b->scales);
+    v128_t lo = wasm_u16x8_extend_low_u8x16(raw), hi = wasm_u16x8_extend_high_u8x16(raw), m = wasm_i16x8_splat(0xF);
+    wasm_v128_store(o->s, wasm_v128_and(lo, m));
+    wasm_v128_store(o->s + 8, wasm_v128_and(hi, m));
+    o->mins[0] = wasm_u16x8_shr(lo, 4);
+    o->mins[1] = wasm_u16x8_shr(hi, 4);
     o->d = half_to_f32(b->d);
     o->dm = half_to_f32(b->dmin);
 }
 
+/* Q3_K: 16 signed 6-bit scales, four per 32-bit word: low nibbles from
+ * bytes 0..7 (low halves first), two high bits from bytes 8..11. */
 INLINE void scales_q3_k(const uint8_t *p, kscales *o) {
     const lm_block_q3_K *b = (const lm_block_q3_K *)p;
-    int sc[16];
-    int16_t m[16];
-    for (int g = 0; g < 16; g++) m[g] = (int16_t)(sc[g] = lm_scale_q3_k(g, b->scales));
-    chunk_groups_q23(o->s, sc);
-    o->mins[0] = wasm_v128_load(m); /* the -4 offset: 4 d * sum(s * bsum) */
-    o->mins[1] = wasm_v128_load(m + 8);
+    uint32_t w0 = load_u32(b->scales), w1 = load_u32(b->scales + 4), w2 = load_u32(b->scales + 8);
+    const uint32_t nib = 0x0F0F0F0F, two = 0x03030303;
+    v128_t raw = wasm_i32x4_make((int32_t)((w0 & nib) | (w2 & two) << 4),
+                                 (int32_t)((w1 & nib) | ((w2 >> 2) & two) << 4),
+                                 (int32_t)(((w0 >> 4) & nib) | ((w2 >> 4) & two) << 4),
+                                 (int32_t)(((w1 >> 4) & nib) | ((w2 >> 6) & two) << 4));
+    v128_t k32 = wasm_i16x8_splat(32);
+    o->mins[0] = wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(raw), k32); /* the -4 offset: 4 d * sum(s * bsum) */
+    o->mins[1] = wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(raw), k32);
+    wasm_v128_store(o->s, o->mins[0]);
+    wasm_v128_store(o->s + 8, o->mins[1]);
     o->d = half_to_f32(b->d);
     o->dm = 4 * o->d;
 }
 
-/* Q4_K/Q5_K chunks c = 2 j + h: sub-blocks 2 j (low nibbles), 2 j + 1. */
+/* Q4_K/Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins. Bytes 0..3 hold
+ * scales 0..3 and bytes 4..7 mins 0..3 in their low 6 bits; bytes 8..11 the
+ * low nibbles of scales (low half) and mins (high half) 4..7, whose two high
+ * bits sit on top of bytes 0..3 (scales) and 4..7 (mins). */
 INLINE void scales_k4(const uint8_t *scales, uint16_t d, uint16_t dmin, kscales *o) {
-    int16_t m[16];
-    for (int j = 0; j < 8; j++) {
-        uint8_t sc, mn;
-        lm_scale_min_k4(j, scales, &sc, &mn);
-        o->s[4 * (j >> 1) + (j & 1)] = o->s[4 * (j >> 1) + 2 + (j & 1)] = sc;
-        m[2 * j] = m[2 * j + 1] = mn;
-    }
-    o->mins[0] = wasm_v128_load(m);
-    o->mins[1] = wasm_v128_load(m + 8);
+    uint32_t w0 = load_u32(scales), w1 = load_u32(scales + 4), w2 = load_u32(scales + 8);
+    const uint32_t six = 0x3F3F3F3F, nib = 0x0F0F0F0F, two = 0x03030303;
+    v128_t raw = wasm_i32x4_make((int32_t)(w0 & six), (int32_t)((w2 & nib) | ((w0 >> 6) & two) << 4),
+                                 (int32_t)(w1 & six), (int32_t)(((w2 >> 4) & nib) | ((w1 >> 6) & two) << 4));
+    v128_t sc = wasm_u16x8_extend_low_u8x16(raw), mn = wasm_u16x8_extend_high_u8x16(raw);
+    wasm_v128_store(o->s, sc);
+    o->mins[0] = wasm_i16x8_shuffle(mn, mn, 0, 0, 1, 1, 2, 2, 3, 3); /* per group of 16 */
+    o->mins[1] = wasm_i16x8_shuffle(mn, mn, 4, 4, 5, 5, 6, 6, 7, 7);
     o->d = half_to_f32(d);
     o->dm = half_to_f32(dmin);
 }
@@ -337,19 +341,30 @@ INLINE void scales_q5_k(const uint8_t *p, kscales *o) {
     scales_k4(b->scales, b->d, b->dmin, o);
 }
 
-/* Q6_K chunks c = 4 n + 2 b + h: groups 8 n + 2 b + h (low), + 4 (high). */
+/* Q6_K: signed 8-bit scale per group of 16. */
 INLINE void scales_q6_k(const uint8_t *p, kscales *o) {
     const lm_block_q6_K *b = (const lm_block_q6_K *)p;
-    for (int c = 0; c < 8; c++) {
-        int g = 8 * (c >> 2) + 2 * ((c >> 1) & 1) + (c & 1);
-        o->s[2 * c] = b->scales[g];
-        o->s[2 * c + 1] = b->scales[g + 4];
-    }
-    v128_t s8 = wasm_v128_load(b->scales); /* the -32 offset: 32 d * sum(s * bsum) */
-    o->mins[0] = wasm_i16x8_extend_low_i8x16(s8);
-    o->mins[1] = wasm_i16x8_extend_high_i8x16(s8);
+    v128_t raw = wasm_v128_load(b->scales);
+    o->mins[0] = wasm_i16x8_extend_low_i8x16(raw); /* the -32 offset: 32 d * sum(s * bsum) */
+    o->mins[1] = wasm_i16x8_extend_high_i8x16(raw);
+    wasm_v128_store(o->s, o->mins[0]);
+    wasm_v128_store(o->s + 8, o->mins[1]);
     o->d = half_to_f32(b->d);
     o->dm = 32 * o->d;
+}
+
+/* Which s[] scale chunk c's low (vectors 0, 2) and high (1, 3) halves use:
+ * Q4_K/Q5_K chunks 2 j + h are sub-blocks 2 j and 2 j + 1; Q6_K chunks
+ * 4 n + 2 b + h are groups 8 n + 2 b + h and + 4; Q2_K/Q3_K chunks
+ * 4 n + 2 jp + h are groups 8 n + 4 jp + h and + 2. */
+INLINE int chunk_scale_lo(lm_type t, int c) {
+    if (t == LM_TYPE_Q4_K || t == LM_TYPE_Q5_K) return 2 * (c >> 1);
+    if (t == LM_TYPE_Q6_K) return 8 * (c >> 2) + (c & 3);
+    return 8 * (c >> 2) + 4 * ((c >> 1) & 1) + (c & 1);
+}
+
+INLINE int chunk_scale_step(lm_type t) {
+    return t == LM_TYPE_Q4_K || t == LM_TYPE_Q5_K ? 1 : t == LM_TYPE_Q6_K ? 4 : 2;
 }
 
 /* Crumbs (2 bits) j0 = 2 jp and j0 + 1 of 16 bytes, even then odd bytes. */
@@ -413,7 +428,7 @@ INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
 typedef void kscales_fn(const uint8_t *p, kscales *o);
 typedef void kchunk_fn(const uint8_t *p, int c, v128_t w[4]);
 
-INLINE void tile256(kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
                     const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
     v128_t acc[4][4];
     for (int r = 0; r < R; r++)
@@ -425,11 +440,14 @@ INLINE void tile256(kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, in
             scales(w + r * wrb + b * bbytes, &ks[r]);
             for (int t = 0; t < T; t++) isum[r][t] = wasm_i32x4_splat(0);
         }
+        /* Unrolled: the decoders' shift counts become constants. */
+#pragma clang loop unroll(full)
         for (int c = 0; c < 8; c++) {
             for (int r = 0; r < R; r++) {
                 v128_t q[4];
                 chunk(w + r * wrb + b * bbytes, c, q);
-                prescale(q, ks[r].s + 2 * c);
+                const int16_t *lo = ks[r].s + chunk_scale_lo(type, c);
+                prescale(q, lo, lo + chunk_scale_step(type));
                 for (int t = 0; t < T; t++)
                     isum[r][t] = wasm_i32x4_add(isum[r][t], dot32(q, x[t * xrb + b].q + 32 * c));
             }
@@ -512,10 +530,10 @@ typedef struct {
     }                                                                                                       \
     TILE_VARIANTS(name)
 
-#define TILESK(name, blk)                                                                                   \
+#define TILESK(name, blk, type)                                                                                 \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
-        tile256(scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb, (const act256 *)x,     \
+        tile256(type, scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb, (const act256 *)x,     \
                 (int64_t)(xrb / sizeof(act256)), y, ys);                                                    \
     }                                                                                                       \
     TILE_VARIANTS(name)
@@ -545,11 +563,11 @@ TILES32(q4_1, lm_block_q4_1, 1)
 TILES32(q5_0, lm_block_q5_0, 0)
 TILES32(q5_1, lm_block_q5_1, 1)
 TILES32(q8_0, lm_block_q8_0, 0)
-TILESK(q2_k, lm_block_q2_K)
-TILESK(q3_k, lm_block_q3_K)
-TILESK(q4_k, lm_block_q4_K)
-TILESK(q5_k, lm_block_q5_K)
-TILESK(q6_k, lm_block_q6_K)
+TILESK(q2_k, lm_block_q2_K, LM_TYPE_Q2_K)
+TILESK(q3_k, lm_block_q3_K, LM_TYPE_Q3_K)
+TILESK(q4_k, lm_block_q4_K, LM_TYPE_Q4_K)
+TILESK(q5_k, lm_block_q5_K, LM_TYPE_Q5_K)
+TILESK(q6_k, lm_block_q6_K, LM_TYPE_Q6_K)
 TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)

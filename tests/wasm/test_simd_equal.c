@@ -19,6 +19,8 @@
 #define lm_axpy_f32 scalar_axpy_f32
 #define lm_rmsnorm scalar_rmsnorm
 #define lm_softmax scalar_softmax
+#undef LM_KERNELS_H /* declare the renamed functions too */
+#include "kernels.h"
 #include "../../src/kernels_scalar.c"
 #undef lm_act_row_bytes
 #undef lm_quantize_act
