@@ -92,6 +92,19 @@ describe('model cache in the browser', { skip: chromiumMissing() ?? false, timeo
     assert.equal((await entry(cutUrl)).complete, true);
   });
 
+  test('a corrupted chunk of a partial download makes the resume start over', async () => {
+    const cutUrl = `${B.url}?cut=700000`;
+    assert.equal((await load(page, cutUrl)).error?.code, 'E_NETWORK');
+    await page.evaluate((u) => window.cacheTest.corruptChunk(u, 0), cutUrl);
+    const result = await load(page, cutUrl);
+    assert.equal(result.error, undefined, result.error?.message);
+    assert.equal(result.sha256, B.sha256);
+    const answers = server.log.filter((l) => l.includes(` GET ${cutUrl} `)).map((l) => l.split(' ').slice(3).join(' '));
+    assert.match(answers.at(-2), /^206 range=bytes=\d+-$/, answers.join('\n'));
+    assert.equal(answers.at(-1), '200');
+    assert.equal((await entry(cutUrl)).complete, true);
+  });
+
   test('a partial download of a file that changed on the server starts over', async () => {
     const name = 'changing.gguf';
     const old = writeModel(name, 900 * 1024);

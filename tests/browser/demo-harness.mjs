@@ -27,16 +27,20 @@ export function launchBrowser() {
   });
 }
 
-// Serves web/ like `npm start` does, plus extra mounts. A request with
-// ?cut=N and no Range header gets its body cut after N bytes (the connection
-// is dropped a moment later, once the browser has read them), as a flaky
+// Serves web/ like `npm start` does, plus extra mounts. The first request of
+// a URL with ?cut=N gets its body cut after N bytes (the connection is
+// dropped a moment later, once the browser has read them), as a flaky
 // network would.
 export async function startServer({ mounts = {}, localModels = null } = {}) {
   const log = [];
   const handler = createHandler({ mounts, localModels, log: (line) => log.push(line) });
+  const cutDone = new Set();
   const server = http.createServer((req, res) => {
     const cut = Number(new URL(req.url, 'http://x').searchParams.get('cut'));
-    if (cut > 0 && !req.headers.range) cutAfter(req, res, cut, log);
+    if (cut > 0 && !cutDone.has(req.url)) {
+      cutDone.add(req.url);
+      cutAfter(req, res, cut, log);
+    }
     handler(req, res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -126,6 +126,11 @@ test('bad arguments are E_OPTION; the cache API is empty without IndexedDB', asy
   assert.equal((await modelCache.usage()).models, 0);
 });
 
+test("allocate's own errors pass through unchanged", async () => {
+  const refusal = Object.assign(new Error('too big for wasm32'), { code: 'E_MEMORY' });
+  await assert.rejects(fetchModel(`${base}/model.gguf`, { allocate: () => { throw refusal; } }), (e) => e === refusal);
+});
+
 test('the incremental SHA-256 matches node:crypto for any split of the input', () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 4097]) {
     const data = crypto.randomBytes(n);

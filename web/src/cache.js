@@ -15,7 +15,6 @@ const DB_NAME = 'localm-models';
 const DB_VERSION = 1;
 const CHUNK_SIZE = 8 << 20;
 const PROGRESS_INTERVAL_MS = 100;
-const KNOWN_CODES = new Set(['E_NETWORK', 'E_ABORTED', 'E_QUOTA', 'E_INTEGRITY', 'E_IO', 'E_OPTION']);
 
 export function cacheError(code, message, cause) {
   const error = new Error(message, cause ? { cause } : undefined);
@@ -420,31 +419,45 @@ async function download(job, partial) {
   const headers = from > 0 ? { Range: `bytes=${from}-`, 'If-Range': partial.etag || partial.lastModified } : {};
   const response = await httpGet(job, headers);
   const resumed = from > 0 && continuesPartial(response, partial, from);
-  const size = resumed ? partial.size : announcedSize(response);
   if (response.status === 206 && !resumed) {
     response.body.cancel().catch(() => {});
     if (from === 0) throw cacheError('E_NETWORK', `unexpected partial answer (206) for ${job.url}`);
     await deleteEntry(job.url);
     return download(job, null);
   }
-  let meta = null;
-  if (job.caching) {
-    meta = resumed ? partial : newMeta(job, response, size);
-    if (!resumed) {
-      await deleteEntry(job.url);
-      await putMeta(meta);
-    }
+  let result;
+  try {
+    result = await receive(job, response, resumed ? partial : null);
+  } catch (error) {
+    response.body.cancel().catch(() => {});  // rejects when streamBody holds it: already cancelled
+    throw error;
+  }
+  if (result !== RESTART) return result;
+  response.body.cancel().catch(() => {});
+  await deleteEntry(job.url);
+  return download(job, null);
+}
+
+const RESTART = Symbol('the stored part is bad: start over');
+
+// Reads the answer into the caller's memory, after the stored chunks of the
+// partial entry it continues (if any), storing new chunks as they complete.
+async function receive(job, response, partial) {
+  const size = partial ? partial.size : announcedSize(response);
+  job.sink.begin(size);
+  let meta = partial;
+  if (job.caching && !partial) {
+    meta = newMeta(job, response, size);
+    await deleteEntry(job.url);
+    await putMeta(meta);
   }
   const hasher = job.sha256 ? new Sha256() : null;
-  job.sink.begin(size);
-  if (resumed) {
+  if (partial) {
     try {
-      await readChunks(job, meta, meta.chunks, hasher);
+      await readChunks(job, partial, partial.chunks, hasher);
     } catch (error) {
-      response.body.cancel().catch(() => {});
-      if (error.code !== 'E_INTEGRITY') throw error;
-      await deleteEntry(job.url);
-      return download(job, null);
+      if (error.code === 'E_INTEGRITY') return RESTART;
+      throw error;
     }
   }
   await streamBody(job, response, meta, hasher);
@@ -492,7 +505,8 @@ async function loadCachedOrDownload(job) {
 }
 
 function asCacheError(error, job) {
-  if (KNOWN_CODES.has(error?.code)) return error;
+  // Ours, or the caller's own (allocate's E_MEMORY), pass through as they are.
+  if (typeof error?.code === 'string' && error.code.startsWith('E_')) return error;
   if (job.signal?.aborted || error?.name === 'AbortError') {
     return cacheError('E_ABORTED', `loading ${job.url} was aborted`, error);
   }
