@@ -106,6 +106,13 @@ int synth_plan_successors(synth_model *m, const int32_t *token_types) {
     return n_normal > 0;
 }
 
+/* The embedding's standard deviation. Untied, 1 (the output matrix sets the
+ * logit scale); tied, the embedding is the output matrix too, and this keeps
+ * its logits in the same range: each token then predicts itself. */
+static float embd_std(const synth_model *m) {
+    return m->tied ? NOISE_LOGIT / sqrtf((float)m->shape.n_embd) : 1.0f;
+}
+
 /* ---- rows --------------------------------------------------------------- */
 
 /* llama-3's rope factors: 1 for short wavelengths, `factor` for long ones,
@@ -135,7 +142,7 @@ static void output_row(const synth_tensor *t, int64_t row, float *out, float *tm
     if (pred < 0) return;
     /* The embedding row has norm ~√n and the normed residual too, with a
      * cosine of ~0.8 between them. */
-    random_row(m->seed, "token_embd.weight", pred, 1.0f, tmp, n);
+    random_row(m->seed, "token_embd.weight", pred, embd_std(m), tmp, n); /* untied: 1 */
     float c = SUCCESSOR_LOGIT / (0.8f * (float)n);
     for (int64_t i = 0; i < n; i++) out[i] += c * tmp[i];
 }
@@ -145,7 +152,7 @@ static void make_row(void *user, int64_t row, float *out, float *scratch) {
     const synth_tensor *t = user;
     int64_t n = t->ne[0];
     switch (t->kind) {
-    case W_EMBD: random_row(t->m->seed, t->name, row, 1.0f, out, n); break;
+    case W_EMBD: random_row(t->m->seed, t->name, row, embd_std(t->m), out, n); break;
     case W_NORM:
         random_row(t->m->seed, t->name, row, 0.05f, out, n);
         for (int64_t i = 0; i < n; i++) out[i] += 1.0f;
@@ -183,7 +190,8 @@ static int describe_layer(synth_weights *sw, const synth_model *m, int il) {
     const synth_shape *s = &m->shape;
     int64_t n = s->n_embd, n_kv = (int64_t)s->n_embd / s->n_head * s->n_head_kv, ff = s->n_ff;
     float in_std = 1.0f / sqrtf((float)n);
-    float gain = LAYERS_GAIN / sqrtf(2.0f * s->n_layer);
+    /* Relative to the embedding, which the residual stream starts from. */
+    float gain = LAYERS_GAIN * embd_std(m) / sqrtf(2.0f * s->n_layer);
     int ok = 1;
     char name[64];
 #define LAYER_TENSOR(suffix, kind, scale, ne0, ne1)                     \
@@ -210,7 +218,7 @@ static int describe_layer(synth_weights *sw, const synth_model *m, int il) {
 
 static int describe_model(synth_weights *sw, const synth_model *m) {
     const synth_shape *s = &m->shape;
-    int ok = describe(sw, m, "token_embd.weight", W_EMBD, 1.0f, s->n_embd, m->n_vocab);
+    int ok = describe(sw, m, "token_embd.weight", W_EMBD, 0, s->n_embd, m->n_vocab);
     if (m->rope_freqs)
         ok = ok && describe(sw, m, "rope_freqs.weight", W_ROPE_FREQS, 0, s->n_embd / s->n_head / 2, 0);
     for (int il = 0; il < s->n_layer && ok; il++) ok = describe_layer(sw, m, il);

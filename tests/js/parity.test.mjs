@@ -7,13 +7,13 @@
 // $LOCALM_BUILD_DIR or build/native. Skips (with the reason) when
 // node-llama-cpp or the native binaries are missing.
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadLlama, traceGreedy, TOP_N } from '../parity/llamacpp-trace.mjs';
+import { loadLlama, traceGreedy } from '../parity/llamacpp-trace.mjs';
+import { compareTraces, runLocalm } from '../parity/compare.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/native');
@@ -66,37 +66,6 @@ function generateModel(arch, type) {
     return out;
 }
 
-function runLocalm(model) {
-    const dump = `${model}.localm.jsonl`;
-    execFileSync(localm, ['run', '-m', model, '-p', PROMPT, '-n', String(N_PREDICT), '--temp', '0',
-        '--dump-logits', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return fs.readFileSync(dump, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-}
-
-/* Compares one step's top-10 lists. Entries are matched by token id; a
- * token in only one list must sit at its edge (within tol of the other
- * list's lowest logit), since near-ties there may order differently.
- * Returns the largest difference seen. */
-function compareTop(ours, ref, tol, where) {
-    const ourMap = new Map(ours.map(([id, logit]) => [id, logit]));
-    const refMap = new Map(ref.map(([id, logit]) => [id, logit]));
-    const ourMin = ours[ours.length - 1][1], refMin = ref[ref.length - 1][1];
-    let worst = 0;
-    for (const [id, logit] of ref) {
-        if (ourMap.has(id)) {
-            const d = Math.abs(ourMap.get(id) - logit);
-            worst = Math.max(worst, d);
-            assert.ok(d <= tol, `${where}: token ${id} logit ${ourMap.get(id)} vs llama.cpp ${logit} (tolerance ${tol})`);
-        } else {
-            assert.ok(logit <= ourMin + tol, `${where}: llama.cpp's top token ${id} (${logit}) is missing from ours (lowest ${ourMin})`);
-        }
-    }
-    for (const [id, logit] of ours)
-        if (!refMap.has(id))
-            assert.ok(logit <= refMin + tol, `${where}: our top token ${id} (${logit}) is missing from llama.cpp's (lowest ${refMin})`);
-    return worst;
-}
-
 const missing = whyMissing();
 const llama = missing ? null : await loadLlama();
 const skip = missing || (!llama && 'node-llama-cpp (with its prebuilt CPU binary) is not installed');
@@ -105,14 +74,8 @@ for (const { arch, type } of CASES) {
     test(`parity with llama.cpp: ${arch} tiny ${type}`, { skip }, async (t) => {
         const model = generateModel(arch, type);
         const { steps: ref } = await traceGreedy(llama, model, PROMPT, N_PREDICT);
-        const ours = runLocalm(model);
-        assert.equal(ours.length, N_PREDICT, `localm dumped ${ours.length} steps, wanted ${N_PREDICT}`);
-        assert.deepEqual(ours.map((s) => s.token), ref.map((s) => s.token), 'greedy tokens differ');
-        let worst = 0;
-        for (let i = 0; i < N_PREDICT; i++) {
-            assert.equal(ours[i].top.length, TOP_N, `step ${i}: ${ours[i].top.length} top entries`);
-            worst = Math.max(worst, compareTop(ours[i].top, ref[i].top, TOLERANCE[type], `step ${i}`));
-        }
+        const ours = runLocalm(localm, model, PROMPT, N_PREDICT);
+        const worst = compareTraces(ours, ref, TOLERANCE[type]);
         t.diagnostic(`max |logit difference| ${worst.toFixed(5)} (tolerance ${TOLERANCE[type]})`);
     });
 }
