@@ -84,6 +84,7 @@ describe('demo page', { skip: whySkip(), timeout: 300_000 }, () => {
     await context.setOffline(true);
     await page.reload();
     await openDemo();
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     const row = page.locator('#cache-list li', { hasText: 'stories260K.gguf' });
     await row.getByRole('button', { name: 'Load' }).click();
     await page.waitForFunction(() => !document.querySelector('#send').disabled || !document.querySelector('#banner').hidden);
@@ -91,8 +92,26 @@ describe('demo page', { skip: whySkip(), timeout: 300_000 }, () => {
     assert.match(await page.textContent('#progress-text'), /^Read from this browser/);
     const golden = JSON.parse(fs.readFileSync(GOLDEN, 'utf8')).cases[0];
     assert.equal(await generate(golden.prompt, { maxTokens: golden.n_predict }), golden.expected_continuation);
-    assert.deepEqual(server.log.slice(requestsBefore), [], 'requests reached the server while offline');
+    // The browser's own update check of the service worker script is not
+    // subject to the offline emulation; nothing of the app or the model may
+    // come from the network.
+    const reached = server.log.slice(requestsBefore).filter((line) => !/ GET \/sw\.js /.test(line));
+    assert.deepEqual(reached, [], 'requests reached the server while offline');
     await context.setOffline(false);
+  });
+
+  test('a local .gguf file loads from the file picker; the page fits a phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setInputFiles('#file', MODEL);
+    await page.waitForFunction(() => /^stories260K\.gguf is ready/.test(document.querySelector('#model-status').textContent) ||
+      !document.querySelector('#banner').hidden);
+    assert.match(await page.textContent('#model-status'), /^stories260K\.gguf is ready/);
+    assert.match(await page.textContent('#progress-text'), /from the file/);
+    const golden = JSON.parse(fs.readFileSync(GOLDEN, 'utf8')).cases[1];
+    assert.equal(await generate(golden.prompt, { maxTokens: golden.n_predict }), golden.expected_continuation);
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true,
+      'the page scrolls sideways at 390 px');
+    await page.setViewportSize({ width: 1000, height: 720 });
   });
 
   test('screenshot mid-generation', async () => {
