@@ -151,9 +151,10 @@ export function createHandler({
   const allMounts = { '/': root, ...(localModels ? { '/models/local/': localModels } : {}), ...mounts };
   return (req, res) => {
     const url = new URL(req.url, 'http://localhost');
-    res.on('finish', () => {
+    res.on('close', () => {
       const range = req.headers.range ? ` range=${req.headers.range}` : '';
-      log(`${new Date().toISOString()} ${req.method} ${url.pathname}${url.search} ${res.statusCode}${range}`);
+      const cut = res.writableFinished ? '' : ' (closed early)';
+      log(`${new Date().toISOString()} ${req.method} ${url.pathname}${url.search} ${res.statusCode}${range}${cut}`);
     });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(res, 405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }, 'method not allowed\n');

@@ -307,12 +307,18 @@ function announcedSize(response) {
   return Number(length);
 }
 
-// True when a 206 answer continues exactly where the partial entry stopped.
+// True when a 206 answer continues exactly where the partial entry stopped,
+// from the same file (same ETag, else same Last-Modified). Cross-origin
+// servers may hide Content-Range or ETag: that is a restart, never a mix.
 function continuesPartial(response, partial, from) {
   if (response.status !== 206) return false;
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('content-range') ?? '');
-  return !!match && Number(match[1]) === from && Number(match[3]) === partial.size &&
-    Number(match[2]) === partial.size - 1;
+  if (!match || Number(match[1]) !== from || Number(match[2]) !== partial.size - 1 ||
+      Number(match[3]) !== partial.size) return false;
+  const etag = response.headers.get('etag');
+  if (partial.etag && etag) return etag === partial.etag;
+  const lastModified = response.headers.get('last-modified');
+  return !!partial.lastModified && lastModified === partial.lastModified;
 }
 
 function canResume(partial) {
@@ -362,7 +368,7 @@ async function readComplete(job, meta) {
   job.sink.begin(meta.size);
   await readChunks(job, meta, meta.chunks, null);
   job.sink.finish(job.url);
-  await putMeta({ ...meta, lastUsed: Date.now() });
+  await putMeta({ ...meta, lastUsed: Date.now() }).catch(() => {});  // only bookkeeping
   return { size: meta.size, fromCache: true };
 }
 
@@ -414,10 +420,18 @@ async function streamBody(job, response, meta, hasher) {
 
 // Downloads the file, continuing the partial entry with a Range request when
 // the server can (206 with the matching Content-Range); else starts over.
+// Only Range is sent (no If-Range), as a single "bytes=N-" range is the one
+// request header a cross-origin fetch may add without a CORS preflight.
 async function download(job, partial) {
   const from = canResume(partial) ? partial.chunks * partial.chunkSize : 0;
-  const headers = from > 0 ? { Range: `bytes=${from}-`, 'If-Range': partial.etag || partial.lastModified } : {};
-  const response = await httpGet(job, headers);
+  let response;
+  try {
+    response = await httpGet(job, from > 0 ? { Range: `bytes=${from}-` } : {});
+  } catch (error) {
+    // Refused range (416, a proxy's 4xx, a failed preflight): start over.
+    if (from === 0 || error.code !== 'E_NETWORK') throw error;
+    return download(job, null);
+  }
   const resumed = from > 0 && continuesPartial(response, partial, from);
   if (response.status === 206 && !resumed) {
     response.body.cancel().catch(() => {});
