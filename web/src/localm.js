@@ -77,7 +77,7 @@ function generateOptionsJson(options) {
 
 // What the worker needs to read the model, and what to transfer to it.
 function describeSource(source) {
-  const list = Array.isArray(source) ? source : [source];
+  const list = Array.isArray(source) ? source : splitParts(source);
   if (list.length === 0) throw lmError('E_ARGUMENT', 'the model source is an empty list');
   const kinds = list.map(sourceKind);
   if (kinds.some((kind) => kind !== kinds[0])) {
@@ -85,14 +85,27 @@ function describeSource(source) {
   }
   const kind = kinds[0];
   if (kind === 'buffer') {
-    // Transferred, not copied: the caller's buffer is detached afterwards.
-    const parts = list.map((b) => (ArrayBuffer.isView(b)
-      ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : b));
+    // Transferred, not copied: the caller's buffer is detached afterwards
+    // (a view of part of a buffer is copied: only whole buffers transfer).
+    const parts = list.map((b) => (!ArrayBuffer.isView(b) ? b
+      : b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer
+        : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
     return { source: { kind, parts }, transfer: parts };
   }
   const parts = list.map((part) => (kind === 'url' ? absoluteUrl(part)
     : kind === 'path' ? pathOf(part) : part));
   return { source: { kind, parts }, transfer: [] };
+}
+
+// "model-00001-of-00003.gguf" names the first of three parts that load as one
+// model: the list of all three (other sources: just the source).
+function splitParts(source) {
+  const name = typeof source === 'string' ? source : source instanceof URL ? source.href : '';
+  const match = /-00001-of-(\d{5})\.gguf$/.exec(name.replace(/[?#].*$/, ''));
+  if (!match) return [source];
+  const count = Number(match[1]);
+  return Array.from({ length: count }, (_, i) =>
+    name.replace(`-00001-of-${match[1]}.gguf`, `-${String(i + 1).padStart(5, '0')}-of-${match[1]}.gguf`));
 }
 
 function sourceKind(part) {
