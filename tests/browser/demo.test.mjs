@@ -29,6 +29,7 @@ describe('demo page', { skip: whySkip(), timeout: 300_000 }, () => {
     context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
     page = await context.newPage();
     page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
   });
   after(async () => {
     await browser?.close();
@@ -114,6 +115,27 @@ describe('demo page', { skip: whySkip(), timeout: 300_000 }, () => {
     await page.setViewportSize({ width: 1000, height: 720 });
   });
 
+  test('chat mode keeps the conversation; a cached model can be deleted from the list', async () => {
+    await page.selectOption('#mode', 'chat');
+    await page.fill('#max-tokens', '12');  // two turns within stories260K's 128-token context
+    for (const text of ['Hello!', 'Tell me a story.']) {
+      await page.fill('#prompt', text);
+      await page.press('#prompt', 'Enter');
+      const reply = page.locator('.message.assistant').last();
+      await page.waitForFunction((el) => el.dataset.state !== 'generating', await reply.elementHandle());
+      assert.match(await reply.getAttribute('data-state'), /^(done|full)$/, await page.textContent('#messages'));
+    }
+    assert.equal(await page.locator('.message.user').count(), 2);
+    await page.click('#new-chat');
+    assert.equal(await page.locator('.message').count(), 0);
+
+    const row = page.locator('#cache-list li', { hasText: 'stories260K.gguf' });
+    await row.getByRole('button', { name: /^Delete/ }).click();
+    await page.waitForFunction(() => !/stories260K/.test(document.querySelector('#cache-list').textContent));
+    assert.match(await page.textContent('#storage'), /^Models: 0 B/);
+    assert.deepEqual(errors, []);
+  });
+
   test('screenshot mid-generation', async () => {
     const file = process.env.UPDATE_SCREENSHOT ? path.join(REPO, 'docs', 'screenshot.png')
       : path.join(os.tmpdir(), 'localm-demo-screenshot.png');
@@ -135,8 +157,7 @@ describe('demo page', { skip: whySkip(), timeout: 300_000 }, () => {
     page = shot;
     await shot.goto(`${server.base}/`);
     await openDemo();
-    await shot.locator('#cache-list li', { hasText: 'stories260K.gguf' }).getByRole('button', { name: 'Load' }).click();
-    await shot.waitForFunction(() => !document.querySelector('#send').disabled);
+    await loadModel(MODEL_URL);
     if (!(await shot.isVisible('#temperature'))) await shot.click('#settings summary');
     await shot.fill('#temperature', '0.8');
     await shot.fill('#max-tokens', '100');

@@ -365,6 +365,10 @@ async function readChunks(job, meta, count, hasher) {
 }
 
 async function readComplete(job, meta) {
+  if (!(meta.size >= 0) || meta.chunks !== Math.ceil(meta.size / meta.chunkSize) ||
+      meta.chunkHashes?.length !== meta.chunks) {
+    throw cacheError('E_INTEGRITY', `cached entry of ${meta.url} is inconsistent (${meta.chunks} chunks for ${meta.size} bytes)`);
+  }
   job.sink.begin(meta.size);
   await readChunks(job, meta, meta.chunks, null);
   job.sink.finish(job.url);
