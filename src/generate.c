@@ -50,6 +50,9 @@ static lm_status evaluate_prompt(lm_generation *g, const char *prompt, lm_error 
     int32_t *tokens = malloc(((size_t)(n < 0 ? -n : n) + 1) * sizeof *tokens);
     if (!tokens) return lm_fail(err, LM_E_MEMORY, "out of memory tokenizing the prompt");
     n = lm_tokenize(m, prompt, len, add_bos, 1, tokens, n < 0 ? -n : n);
+    /* Chat templates that spell out the BOS text would otherwise get two. */
+    if (add_bos && n >= 2 && tokens[0] == lm_token_bos(m) && tokens[1] == tokens[0])
+        memmove(tokens, tokens + 1, (size_t)--n * sizeof *tokens);
     lm_status s = LM_OK;
     if (n <= 0 && g->ctx->pos == 0)
         s = lm_fail(err, LM_E_ARGUMENT, "the prompt is empty and the model adds no BOS token");
