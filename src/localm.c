@@ -205,10 +205,13 @@ int32_t lm_token_to_piece(const lm_model *m, int32_t token, char *buf, int32_t s
     return lm_vocab_token_to_piece(m->vocab, token, buf, size);
 }
 
+const char *lm_chat_template_name(const lm_model *m, int *known) {
+    if (known) *known = m->chat_style_known;
+    return lm_chat_style_name(m->chat_style);
+}
+
 lm_status lm_chat_format(const lm_model *m, const char *messages_json, char **out, lm_error *err) {
     const int32_t bos = lm_vocab_bos(m->vocab);
     const char *bos_text = bos >= 0 ? lm_vocab_token_text(m->vocab, bos) : "";
-    if (!m->chat_style_known)
-        fprintf(stderr, "warning: unknown chat template; using ChatML\n");
     return lm_chat_apply(m->chat_style, bos_text ? bos_text : "", messages_json, out, err);
 }

@@ -201,6 +201,10 @@ lm_status lm_generate(lm_context *ctx, const char *prompt,
 
 /* ---- chat ------------------------------------------------------------- */
 
+/* The chat style detected from tokenizer.chat_template ("chatml", "llama3",
+ * ...); *known is 0 when the template was not recognised and ChatML is used. */
+const char *lm_chat_template_name(const lm_model *model, int *known);
+
 /* Formats [{"role": "...", "content": "..."}, ...] (JSON) with the model's
  * chat template, ending with the assistant's turn opened. *out is malloc'd. */
 lm_status lm_chat_format(const lm_model *model, const char *messages_json,

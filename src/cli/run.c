@@ -72,6 +72,9 @@ static void dump_top_logits(FILE *f, int step, int32_t token, const float *logit
 
 static char *chat_prompt(lm_model *model, const char *user_text, lm_error *err) {
     char *messages = NULL, *prompt = NULL;
+    int known;
+    const char *style = lm_chat_template_name(model, &known);
+    if (!known) fprintf(stderr, "warning: the model's chat template is not recognised; using %s\n", style);
     /* Builds [{"role":"user","content":...}] with the text JSON-escaped. */
     size_t cap = strlen(user_text) * 6 + 64, n = 0;
     if (!(messages = malloc(cap))) return NULL;
