@@ -63,6 +63,12 @@ test('byte ranges: 206 with Content-Range, If-Range mismatch gives the whole fil
   const middle = await fetch(url, { headers: { Range: 'bytes=2-4' } });
   assert.equal(Buffer.from(await middle.arrayBuffer()).toString(), '234');
 
+  const suffix = await fetch(url, { headers: { Range: 'bytes=-3' } });
+  assert.equal(Buffer.from(await suffix.arrayBuffer()).toString(), 'hij');
+
+  const head = await fetch(url, { method: 'HEAD' });
+  assert.equal(head.headers.get('content-length'), String(body.length));
+
   const changed = await fetch(url, { headers: { Range: 'bytes=5-', 'If-Range': '"other"' } });
   assert.equal(changed.status, 200);
   assert.equal((await changed.arrayBuffer()).byteLength, body.length);

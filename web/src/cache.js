@@ -72,6 +72,7 @@ export class Sha256 {
     return this;
   }
 
+  // Finishes the hash: the object is spent afterwards.
   hex() {
     const bits = this.totalBytes * 8;
     const tail = new Uint8Array((this.blockLength < 56 ? 64 : 128) - this.blockLength);
