@@ -1,0 +1,45 @@
+/* libFuzzer target: the JSON the JS layer passes through. The first byte
+ * picks generation options (even) or chat messages in one of the template
+ * styles (odd); the rest, NUL-terminated, is the JSON. The same text is also
+ * run through chat-template detection, which reads the model's Jinja text. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+static void fuzz_generate_options(const char *json) {
+    lm_generate_params before = lm_generate_params_default(), p = before;
+    lm_error err;
+    if (lm_generate_params_from_json(json, &p, &err) != LM_OK) {
+        /* A refused option names itself and leaves the params as they were. */
+        if (err.code != LM_E_OPTION || err.message[0] == 0 || memcmp(&p, &before, sizeof p) != 0)
+            __builtin_trap();
+        return;
+    }
+    if (p.n_stop < 0 || p.n_stop > LM_MAX_STOP || p.max_tokens < 0 || p.sampling.repeat_last_n < 0)
+        __builtin_trap();
+    for (int i = 0; i < p.n_stop; i++)
+        if (memchr(p.stop[i], 0, sizeof p.stop[i]) == NULL || p.stop[i][0] == 0) __builtin_trap();
+}
+
+static void fuzz_chat(unsigned style, const char *json) {
+    char *out = NULL;
+    lm_error err;
+    lm_status s = lm_chat_apply((lm_chat_style)style, "<s>", json, &out, &err);
+    if (s == LM_OK ? out == NULL : (out != NULL || err.message[0] == 0)) __builtin_trap();
+    free(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    char *text = malloc(size); /* the JSON after the selector byte, NUL-terminated */
+    memcpy(text, data + 1, size - 1);
+    text[size - 1] = 0;
+    if (data[0] % 2 == 0) fuzz_generate_options(text);
+    else fuzz_chat((data[0] >> 1) % (LM_CHAT_GEMMA + 1), text);
+    int known;
+    if ((unsigned)lm_chat_detect(text, &known) > LM_CHAT_GEMMA) __builtin_trap();
+    free(text);
+    return 0;
+}
