@@ -20,6 +20,7 @@ WASM_LDFLAGS=(-O3 -msimd128
     -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB
     -sDYNAMIC_EXECUTION=0  # no eval/new Function: CSP needs only 'wasm-unsafe-eval'
     -sFILESYSTEM=0
+    -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0  # no process-wide handlers in Node
     -sEXPORTED_FUNCTIONS=_malloc,_free
     -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
 
