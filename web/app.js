@@ -407,6 +407,16 @@ function cacheRow(entry) {
   return item;
 }
 
+// A returning visitor starts from the model used last (already downloaded)
+// instead of the catalog's default.
+async function preselectRecentModel() {
+  const entries = (await state.cache?.list().catch(() => [])) ?? [];
+  const recent = entries.filter((e) => e.complete).sort((a, b) => b.lastUsed - a.lastUsed)[0];
+  if (!recent) return;
+  ui.modelUrl.value = recent.url;
+  syncModelSelect();
+}
+
 async function persistStorage() {
   const granted = await navigator.storage.persist();
   if (!granted) showBanner('The browser declined to make storage persistent (it may still keep it).');
@@ -471,6 +481,7 @@ async function main() {
   await Promise.all([importModule(), loadCatalog()]);
   setLoading(false);
   await refreshCache();
+  await preselectRecentModel();
   document.body.dataset.ready = 'true';
 }
 
