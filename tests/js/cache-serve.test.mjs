@@ -97,3 +97,19 @@ test('paths outside the served directories and other methods are refused', async
   assert.equal(post.status, 405);
   await post.arrayBuffer();
 });
+
+test('models/catalog.json: every entry names a GGUF URL, size, quant, licence and template', () => {
+  const catalog = JSON.parse(fs.readFileSync(new URL('../../models/catalog.json', import.meta.url), 'utf8'));
+  assert.ok(catalog.models.length >= 5);
+  const ids = new Set();
+  for (const m of catalog.models) {
+    assert.ok(!ids.has(m.id), `duplicate id ${m.id}`);
+    ids.add(m.id);
+    assert.match(m.url, /^https:\/\/huggingface\.co\/[^/]+\/[^/]+\/resolve\/main\/[^/]+\.gguf$/, m.id);
+    assert.ok(Number.isInteger(m.size) && m.size > 0, m.id);
+    assert.match(m.quant, /^(Q\d_[0K](_[SM])?|Q\d_1|F16|F32|BF16)$/, m.id);
+    assert.ok(m.license && m.name, m.id);
+    assert.ok(['chatml', 'llama3', 'llama2', 'zephyr', 'phi3', 'gemma'].includes(m.chatTemplate), m.id);
+    assert.ok(m.sha256 === null || /^[0-9a-f]{64}$/.test(m.sha256), m.id);
+  }
+});
