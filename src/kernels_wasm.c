@@ -172,42 +172,41 @@ INLINE void nibbles(const uint8_t *p, v128_t v[4]) {
 
 typedef struct {
     v128_t w[4];
-    float d, m;
+    uint16_t d, m; /* halves: converted four at a time by the tiles */
 } wblock32;
 
 /* Bit j (element j) of Q5's 32-bit qh as 16 in the element's lane: lanes of
- * vector 0 hold elements 2i, then 16+2i, 2i+1, 17+2i. */
+ * vector 0 hold elements 2i, then 16+2i, 2i+1, 17+2i. A lane is 16 unless
+ * its masked bit is 0 (eq + andnot: v128 has no cheap "not equal"). */
 INLINE void add_fifth_bits(const uint8_t *qh, v128_t w[4]) {
-    uint32_t h;
-    memcpy(&h, qh, sizeof h);
     const v128_t even = wasm_i16x8_make(1 << 0, 1 << 2, 1 << 4, 1 << 6, 1 << 8, 1 << 10, 1 << 12, (int16_t)(1 << 14));
     const v128_t odd = wasm_i16x8_shl(even, 1), sixteen = wasm_i16x8_splat(16), zero = wasm_i16x8_splat(0);
-    v128_t lo = wasm_i16x8_splat((int16_t)h), hi = wasm_i16x8_splat((int16_t)(h >> 16));
+    v128_t lo = wasm_v128_load16_splat(qh), hi = wasm_v128_load16_splat(qh + 2);
     const v128_t bits[4] = {wasm_v128_and(lo, even), wasm_v128_and(hi, even), wasm_v128_and(lo, odd),
                             wasm_v128_and(hi, odd)};
     for (int v = 0; v < 4; v++)
-        w[v] = wasm_v128_or(w[v], wasm_v128_and(wasm_i16x8_ne(bits[v], zero), sixteen));
+        w[v] = wasm_v128_or(w[v], wasm_v128_andnot(sixteen, wasm_i16x8_eq(bits[v], zero)));
 }
 
 INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
     const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
     nibbles(b->qs, o->w); /* the -8 is in the activation's off */
-    o->d = half_to_f32(b->d);
+    o->d = b->d;
     o->m = 0;
 }
 
 INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
     const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
     nibbles(b->qs, o->w);
-    o->d = half_to_f32(b->d);
-    o->m = half_to_f32(b->m);
+    o->d = b->d;
+    o->m = b->m;
 }
 
 INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
     const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
     nibbles(b->qs, o->w);
     add_fifth_bits(b->qh, o->w); /* the -16 is in the activation's off */
-    o->d = half_to_f32(b->d);
+    o->d = b->d;
     o->m = 0;
 }
 
@@ -215,8 +214,8 @@ INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
     const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
     nibbles(b->qs, o->w);
     add_fifth_bits(b->qh, o->w);
-    o->d = half_to_f32(b->d);
-    o->m = half_to_f32(b->m);
+    o->d = b->d;
+    o->m = b->m;
 }
 
 /* Sign-extended even bytes are (L << 8) >> 8, odd bytes L >> 8. */
@@ -227,33 +226,69 @@ INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
     o->w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
     o->w[2] = wasm_i16x8_shr(lo, 8);
     o->w[3] = wasm_i16x8_shr(hi, 8);
-    o->d = half_to_f32(b->d);
+    o->d = b->d;
     o->m = 0;
 }
 
 typedef void decode32_fn(const uint8_t *p, wblock32 *o);
 
-/* Rows of y: y[t * ys + r] for r < R, t < T. */
-INLINE void tile32(decode32_fn decode, size_t bbytes, int has_min, int R, int T, int64_t nb,
-                   const uint8_t *w, size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
-    v128_t acc[4][4];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
+/* Lane i of the result is the sum of the lanes of the i-th argument. */
+INLINE v128_t sum_lanes4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/* R rows x four tokens (prompt tiles): each row's dots with the four tokens
+ * are summed across lanes into one vector (lane t = token t). */
+INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_min, int R, int64_t nb, const uint8_t *w,
+                           size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
+    v128_t acc[4];
+    for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
     for (int64_t b = 0; b < nb; b++) {
+        const act32 *a[4] = {x + b, x + xrb + b, x + 2 * xrb + b, x + 3 * xrb + b};
+        v128_t off = wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]);
+        v128_t da = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
         for (int r = 0; r < R; r++) {
             wblock32 wb;
             decode(w + r * wrb + b * bbytes, &wb);
-            for (int t = 0; t < T; t++) {
-                const act32 *a = x + t * xrb + b;
-                v128_t p = wasm_i32x4_add(dot32(wb.w, a->q), wasm_v128_load(a->off));
-                v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(wb.d * a->d));
-                if (has_min) s = wasm_f32x4_add(s, wasm_f32x4_make(wb.m * a->dsum, 0, 0, 0));
-                acc[r][t] = wasm_f32x4_add(acc[r][t], s);
+            v128_t q = sum_lanes4(dot32(wb.w, a[0]->q), dot32(wb.w, a[1]->q), dot32(wb.w, a[2]->q),
+                                  dot32(wb.w, a[3]->q));
+            v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_add(q, off)), da);
+            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, wasm_f32x4_splat(half_to_f32(wb.d))));
+            if (has_min) {
+                v128_t dsum = wasm_f32x4_make(a[0]->dsum, a[1]->dsum, a[2]->dsum, a[3]->dsum);
+                acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(dsum, wasm_f32x4_splat(half_to_f32(wb.m))));
             }
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
+    for (int r = 0; r < R; r++) {
+        float v[4];
+        wasm_v128_store(v, acc[r]);
+        for (int t = 0; t < 4; t++) y[t * ys + r] = v[t];
+    }
+}
+
+/* One row x one token: matrix-vector products and the tails. */
+INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_min, int64_t nb, const uint8_t *w,
+                       const act32 *x, float *y) {
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const act32 *a = x + b;
+        wblock32 wb;
+        decode(w + b * bbytes, &wb);
+        v128_t q = wasm_i32x4_add(dot32(wb.w, a->q), wasm_v128_load(a->off));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q),
+                                                 wasm_f32x4_splat(half_to_f32(wb.d) * a->d)));
+        if (has_min) acc = wasm_f32x4_add(acc, wasm_f32x4_make(half_to_f32(wb.m) * a->dsum, 0, 0, 0));
+    }
+    *y = hsum_f32x4(acc);
+}
+
+INLINE void tile32(decode32_fn decode, size_t bbytes, int has_min, int R, int T, int64_t nb,
+                   const uint8_t *w, size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
+    if (T == 4) tile32_tokens4(decode, bbytes, has_min, R, nb, w, wrb, x, xrb, y, ys);
+    else tile32_one(decode, bbytes, has_min, nb, w, x, y); /* R == T == 1 */
 }
 
 /* ---- K-quant weights ---- */
@@ -514,36 +549,40 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
  * results y[t * ys + r]. n is the row length in elements. */
 typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
 
-/* Matrix-vector products take 4 rows per activation load; prompt tiles
- * 2 rows x 4 tokens (8 accumulators + 4 weight vectors stay in registers). */
-enum { GEMV_ROWS = 4, GEMM_ROWS = 2, GEMM_TOKENS = 4 };
+/* Tile shapes, measured (bench/kernels): the 32-block types do best one row
+ * at a time for one token (V8 folds the activation loads; four decoded rows
+ * spill) and 4 rows x 4 tokens summed across tokens; K-quants 4 rows for
+ * one token (their scale decoding is per row) and 1 row x 4 tokens; floats
+ * 4 rows x 1 and 2 rows x 4 tokens. */
+enum { GEMM_TOKENS = 4 };
 
 typedef struct {
-    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* R x 1, 1 x 1, R x T, 1 x T */
+    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* gemv_rows x 1, 1 x 1, gemm_rows x 4, 1 x 4 */
+    int gemv_rows, gemm_rows;
 } tiles;
 
-#define TILES32(name, blk, has_min)                                                                      \
+#define TILES32(name, blk, has_min)                                                                          \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
         tile32(decode_##name, sizeof(blk), has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
                (int64_t)(xrb / sizeof(act32)), y, ys);                                                      \
     }                                                                                                       \
-    TILE_VARIANTS(name)
+    TILE_VARIANTS(name, 1, 4)
 
-#define TILESK(name, blk, type)                                                                                 \
+#define TILESK(name, blk, type)                                                                             \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
-        tile256(type, scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb, (const act256 *)x,     \
-                (int64_t)(xrb / sizeof(act256)), y, ys);                                                    \
+        tile256(type, scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb,                 \
+                (const act256 *)x, (int64_t)(xrb / sizeof(act256)), y, ys);                                 \
     }                                                                                                       \
-    TILE_VARIANTS(name)
+    TILE_VARIANTS(name, 4, 1)
 
 #define TILESF(name, type)                                                                                  \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
         tile_float(type, R, T, n, w, wrb, (const float *)x, (int64_t)(xrb / sizeof(float)), y, ys);         \
     }                                                                                                       \
-    TILE_VARIANTS(name)
+    TILE_VARIANTS(name, 4, 2)
 
 /* Each variant inlines the generic tile with constant R and T, so the loops
  * over rows and tokens unroll and the accumulators live in registers. */
@@ -552,11 +591,12 @@ typedef struct {
                                 float *y, int64_t ys) {                                                     \
         name##_tile(R, T, n, w, wrb, x, xrb, y, ys);                                                        \
     }
-#define TILE_VARIANTS(name)                                                                                 \
-    TILE_VARIANT(name, gemv, GEMV_ROWS, 1)                                                                  \
+#define TILE_VARIANTS(name, gemv_rows, gemm_rows)                                                           \
+    TILE_VARIANT(name, gemv, gemv_rows, 1)                                                                  \
     TILE_VARIANT(name, gemv1, 1, 1)                                                                         \
-    TILE_VARIANT(name, gemm, GEMM_ROWS, GEMM_TOKENS)                                                        \
-    TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)
+    TILE_VARIANT(name, gemm, gemm_rows, GEMM_TOKENS)                                                        \
+    TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)                                                               \
+    enum { name##_gemv_rows = gemv_rows, name##_gemm_rows = gemm_rows };
 
 TILES32(q4_0, lm_block_q4_0, 0)
 TILES32(q4_1, lm_block_q4_1, 1)
@@ -572,8 +612,7 @@ TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)
 
-#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1}
-
+#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1, name##_gemv_rows, name##_gemm_rows}
 static const tiles *tiles_of(lm_type t) {
     static const tiles q4_0 = TILE_SET(q4_0), q4_1 = TILE_SET(q4_1), q5_0 = TILE_SET(q5_0),
                        q5_1 = TILE_SET(q5_1), q8_0 = TILE_SET(q8_0), q2_k = TILE_SET(q2_k),
@@ -613,19 +652,19 @@ void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
     const size_t xrb = lm_act_row_bytes(wtype, n_cols);
     const uint8_t *x = xq;
     int t = 0;
-    /* Tiles of tokens read each weight row from memory once: the R rows of a
-     * tile stay in L1 while all token tiles go past them. */
+    /* Tiles of tokens read each weight row from memory once: a band of 32
+     * rows stays in cache while all token tiles go past it. */
     if (n_tok >= GEMM_TOKENS) {
-        const int64_t step = 16 * GEMM_ROWS;
+        const int64_t step = 32;
         for (int64_t rb = r0; rb < r1; rb += step) {
             int64_t re = rb + step < r1 ? rb + step : r1;
             for (t = 0; t + GEMM_TOKENS <= n_tok; t += GEMM_TOKENS)
-                run_tiles(ts->gemm, ts->gemm1, GEMM_ROWS, n_cols, w, w_row_bytes, x + t * xrb, xrb,
+                run_tiles(ts->gemm, ts->gemm1, ts->gemm_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
                           y + t * y_stride, y_stride, rb, re);
         }
     }
     for (; t < n_tok; t++)
-        run_tiles(ts->gemv, ts->gemv1, GEMV_ROWS, n_cols, w, w_row_bytes, x + t * xrb, xrb,
+        run_tiles(ts->gemv, ts->gemv1, ts->gemv_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
                   y + t * y_stride, y_stride, r0, r1);
 }
 
