@@ -48,11 +48,14 @@ EMSCRIPTEN_KEEPALIVE const char *lmw_error_message(void) { return last_error.mes
 EMSCRIPTEN_KEEPALIVE const char *lmw_status_name(int status) { return lm_status_name((lm_status)status); }
 
 /* parts[i] were malloc'd by JS and are owned by the model from here on, also
- * when loading fails. n_ctx 0: the model's default. */
+ * when loading fails. n_ctx 0: the model's default. budget: the bytes the
+ * weights, KV cache and scratch may take (what the heap had free before the
+ * parts were allocated; a double because JS numbers cross as such). */
 EMSCRIPTEN_KEEPALIVE lmw_session *lmw_load(void **parts, const size_t *sizes, int n_parts,
-                                           int32_t n_ctx) {
+                                           int32_t n_ctx, double budget) {
     lm_load_params params = lm_load_params_default();
     params.n_ctx = n_ctx;
+    params.memory_budget = budget > 0 ? (uint64_t)budget : 0;
     lm_model *model = NULL;
     if (remember(lm_model_load_buffers(parts, sizes, n_parts, &params, &model, &last_error)) != LM_OK)
         return NULL;

@@ -76,6 +76,13 @@ test('a model over the wasm32 limit is E_MEMORY before allocation, giving the si
   assert.match(error.message, /5120\.0 MiB.*4 GiB/);
 });
 
+test('a context whose KV cache cannot fit wasm32 memory is E_MEMORY, giving the sizes', { skip }, async () => {
+  const { LocalLM } = await loadApi();
+  const error = await errorOf(LocalLM.load(storiesModel, { contextSize: 1 << 22 }));
+  assert.equal(error.code, 'E_MEMORY');
+  assert.match(error.message, /needs [\d.]+ MiB .* available/);
+});
+
 test('a URL whose size is over the wasm32 limit is E_MEMORY', { skip }, async () => {
   const { LocalLM } = await loadApi();
   const server = await serve({

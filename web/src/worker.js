@@ -83,11 +83,12 @@ class PartAllocator {
     this.ptrs = [];
     this.sizes = [];
     this.reserved = 0;
+    this.available = WASM_HEAP_MAX - heap().length; // the budget of the whole model
     this.check(knownTotal);
   }
 
   check(total) {
-    const available = WASM_HEAP_MAX - heap().length;
+    const { available } = this;
     if (total > available) {
       throw fail('E_MEMORY', `the model needs ${mib(total)} but wasm32 memory is limited to ` +
         `4 GiB (${mib(available)} available)`);
@@ -215,7 +216,8 @@ async function load({ source, contextSize, cache }, signal, post) {
   const n = parts.ptrs.length;
   const table = mallocOrFail(8 * n, 'the part table');
   new Uint32Array(heap().buffer, table, 2 * n).set([...parts.ptrs, ...parts.sizes]);
-  session = core._lmw_load(table, table + 4 * n, n, contextSize) >>> 0; // owns the parts now
+  // lmw_load owns the parts from here on.
+  session = core._lmw_load(table, table + 4 * n, n, contextSize, parts.available) >>> 0;
   core._free(table);
   if (!session) throw coreError();
   if (signal.aborted) {
