@@ -137,10 +137,10 @@ function pathOf(part) {
 // ---- the worker ---------------------------------------------------------
 
 async function startWorker() {
-  const url = new URL('./worker.js', import.meta.url);
-  if (!isNode) return new Worker(url, { type: 'module' });
+  // Spelled out in full so that bundlers see and emit the worker.
+  if (!isNode) return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const { Worker: NodeWorker } = await import('node:worker_threads');
-  return new NodeWorker(url);
+  return new NodeWorker(new URL('./worker.js', import.meta.url));
 }
 
 // Requests to the worker, each answered by one reply and any number of events
