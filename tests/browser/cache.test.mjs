@@ -92,6 +92,18 @@ describe('model cache in the browser', { skip: chromiumMissing() ?? false, timeo
     assert.equal((await entry(cutUrl)).complete, true);
   });
 
+  test('an aborted download is E_ABORTED, keeps its whole chunks and resumes', async () => {
+    const url = `${A.url}?stall=1200000`;  // the server stops sending there
+    const aborted = await load(page, url, { abortAfterMs: 2000 });
+    assert.equal(aborted.error?.code, 'E_ABORTED', JSON.stringify(aborted));
+    const partial = await entry(url);
+    assert.equal(partial.complete, false);
+    assert.ok(partial.storedBytes >= CHUNK && partial.storedBytes % CHUNK === 0, `kept ${partial.storedBytes}`);
+    const resumed = await load(page, url);
+    assert.deepEqual([resumed.error, resumed.sha256], [undefined, A.sha256]);
+    assert.ok(server.log.some((l) => l.includes(`GET ${url} 206 range=bytes=${partial.storedBytes}-`)), server.log.join('\n'));
+  });
+
   test('a corrupted chunk of a partial download makes the resume start over', async () => {
     const cutUrl = `${B.url}?cut=700000`;
     assert.equal((await load(page, cutUrl)).error?.code, 'E_NETWORK');

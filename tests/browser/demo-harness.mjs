@@ -30,16 +30,17 @@ export function launchBrowser() {
 // Serves web/ like `npm start` does, plus extra mounts. The first request of
 // a URL with ?cut=N gets its body cut after N bytes (the connection is
 // dropped a moment later, once the browser has read them), as a flaky
-// network would.
+// network would; with ?stall=N the body stops there and the connection hangs.
 export async function startServer({ mounts = {}, localModels = null } = {}) {
   const log = [];
   const handler = createHandler({ mounts, localModels, log: (line) => log.push(line) });
   const cutDone = new Set();
   const server = http.createServer((req, res) => {
-    const cut = Number(new URL(req.url, 'http://x').searchParams.get('cut'));
-    if (cut > 0 && !cutDone.has(req.url)) {
+    const query = new URL(req.url, 'http://x').searchParams;
+    const limit = Number(query.get('cut') || query.get('stall'));
+    if (limit > 0 && !cutDone.has(req.url)) {
       cutDone.add(req.url);
-      cutAfter(req, res, cut, log);
+      cutAfter(req, res, limit, log, query.has('stall'));
     }
     handler(req, res);
   });
@@ -52,7 +53,7 @@ export async function startServer({ mounts = {}, localModels = null } = {}) {
   return { server, base, log, close };
 }
 
-function cutAfter(req, res, limit, log) {
+function cutAfter(req, res, limit, log, stall) {
   const write = res.write.bind(res);
   let sent = 0;
   let cutting = false;
@@ -63,8 +64,8 @@ function cutAfter(req, res, limit, log) {
       return write(chunk, ...rest);
     }
     cutting = true;
-    log.push(`${new Date().toISOString()} ${req.method} ${req.url} CUT after ${limit} bytes`);
-    write(chunk.subarray(0, limit - sent), () => setTimeout(() => res.destroy(), 300));
+    log.push(`${new Date().toISOString()} ${req.method} ${req.url} ${stall ? 'STALL' : 'CUT'} after ${limit} bytes`);
+    write(chunk.subarray(0, limit - sent), () => stall || setTimeout(() => res.destroy(), 300));
     return false;
   };
 }

@@ -35,12 +35,16 @@ async function corruptChunk(url, index) {
 }
 
 window.cacheTest = {
-  async load(url, options = {}) {
+  // abortAfterMs: abort the load after that long.
+  async load(url, { abortAfterMs, ...options } = {}) {
     let target = null;
     const phases = new Set();
+    const controller = new AbortController();
+    if (abortAfterMs) setTimeout(() => controller.abort(), abortAfterMs);
     try {
       const result = await fetchModel(url, {
         ...options,
+        signal: controller.signal,
         allocate: (n) => (target = new Uint8Array(n)),
         onProgress: (p) => phases.add(p.phase),
       });
