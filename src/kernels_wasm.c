@@ -3,8 +3,8 @@
  * kernels_scalar.c up to float summation order.
  *
  * Design (see docs/kernels.md for the measurements behind it):
- * - Activations are quantized with the shared kernels_act.h quantizer, then
- *   stored widened to int16 in the lane order the weight decoders below
+ * - Activations are quantized to the same values as the shared kernels_act.h
+ *   quantizer (8 at a time here), then stored widened to int16 in the lane order the weight decoders below
  *   produce, so a decoded weight vector and its activation vector line up
  *   with no shuffle and wasm_i32x4_dot_i16x8 does the multiply-adds.
  * - Nibbles and bit fields are decoded with 16-bit shifts on u16 lanes
@@ -27,7 +27,6 @@
 #include <string.h>
 #include <wasm_simd128.h>
 
-#include "kernels_act.h"
 #include "quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -56,24 +55,6 @@ typedef struct {
 } act256;
 _Static_assert(sizeof(act256) == 560, "act256 must be 560 bytes");
 
-/* The element of the block stored at lane 8 v + i of chunk c: every decoder
- * yields from a chunk the vectors base+{0,2,..,14}, base+hi+{0,2,..},
- * base+{1,3,..,15}, base+hi+{1,3,..}. */
-static int chunk_element(lm_type t, int c, int v, int i) {
-    int base, hi;
-    if (t == LM_TYPE_Q6_K) { /* chunk = (128-half n, ql half b, 16-half h) */
-        base = 128 * (c >> 2) + 32 * ((c >> 1) & 1) + 16 * (c & 1);
-        hi = 64;
-    } else if (lm_type_info(t)->block_size == LM_QK_K) {
-        base = 64 * (c >> 1) + 16 * (c & 1);
-        hi = 32;
-    } else {
-        base = 0;
-        hi = 16;
-    }
-    return base + (v & 1) * hi + 2 * i + (v >> 1);
-}
-
 static int is_float_type(lm_type t) {
     return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
 }
@@ -84,45 +65,6 @@ size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
     if (is_float_type(wtype)) return (size_t)n * sizeof(float);
     if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(act256);
     return (size_t)(n / LM_QK) * sizeof(act32);
-}
-
-static void quantize_act32(lm_type t, const float *x, act32 *a) {
-    int8_t q[32];
-    a->d = lm_act_quantize_q8(x, q, 32);
-    int sum = 0;
-    for (int i = 0; i < 32; i++) {
-        a->q[i] = q[chunk_element(t, 0, i >> 3, i & 7)];
-        sum += q[i];
-    }
-    int offset = t == LM_TYPE_Q4_0 ? 8 : t == LM_TYPE_Q5_0 ? 16 : 0;
-    a->off[0] = -offset * sum;
-    a->off[1] = a->off[2] = a->off[3] = 0;
-    a->dsum = a->d * (float)sum;
-    a->pad[0] = a->pad[1] = 0;
-}
-
-static void quantize_act256(lm_type t, const float *x, act256 *a) {
-    int8_t q[256];
-    a->d = lm_act_quantize_q8(x, q, 256);
-    for (int k = 0; k < 256; k++) a->q[k] = q[chunk_element(t, k >> 5, (k >> 3) & 3, k & 7)];
-    for (int g = 0; g < 16; g++) {
-        int s = 0;
-        for (int i = 0; i < 16; i++) s += q[16 * g + i];
-        a->bsum[g] = (int16_t)s;
-    }
-    a->pad[0] = a->pad[1] = a->pad[2] = 0;
-}
-
-void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
-    const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported) return;
-    if (is_float_type(wtype)) {
-        memcpy(xq, x, (size_t)n * sizeof(float));
-    } else if (tt->block_size == LM_QK_K) {
-        for (int64_t b = 0; b < n / LM_QK_K; b++) quantize_act256(wtype, x + b * LM_QK_K, (act256 *)xq + b);
-    } else {
-        for (int64_t b = 0; b < n / LM_QK; b++) quantize_act32(wtype, x + b * LM_QK, (act32 *)xq + b);
-    }
 }
 
 /* ---- small helpers ---- */
@@ -166,6 +108,92 @@ INLINE void nibbles(const uint8_t *p, v128_t v[4]) {
     v[1] = wasm_v128_and(wasm_u16x8_shr(l, 4), m);
     v[2] = wasm_v128_and(wasm_u16x8_shr(l, 8), m);
     v[3] = wasm_u16x8_shr(l, 12);
+}
+
+/* Lane i of the result is the sum of the lanes of the i-th argument. */
+INLINE v128_t sum_lanes4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/* ---- activation quantization ---- */
+
+/* The same values as lm_act_quantize_q8 (kernels_act.h), 8 at a time as
+ * int16: d = max|x| / 127, q = x / d rounded to nearest, ties to even. */
+INLINE float act_scale(const float *x, int n, v128_t *id) {
+    v128_t m = wasm_f32x4_splat(0);
+    for (int i = 0; i < n; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + i)));
+    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    float d = wasm_f32x4_extract_lane(m, 0) / 127;
+    *id = wasm_f32x4_splat(d > 0 ? 1.0f / d : 0.0f);
+    return d;
+}
+
+INLINE v128_t quantize8(const float *x, v128_t id) {
+    v128_t a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), id)));
+    v128_t b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + 4), id)));
+    v128_t q = wasm_i16x8_narrow_i32x4(a, b);
+    return wasm_i16x8_max(wasm_i16x8_min(q, wasm_i16x8_splat(127)), wasm_i16x8_splat(-127));
+}
+
+/* Stores 32 quantized values in decoder order: the even then odd elements
+ * of the 16 at lo, interleaved with those of the 16 at hi (lo[0..1] and
+ * hi[0..1] are 8 values each): base+{0,2,..}, hi+{0,2,..}, base+{1,3,..},
+ * hi+{1,3,..}. */
+INLINE void store_chunk(int16_t *dst, const v128_t lo[2], const v128_t hi[2]) {
+    wasm_v128_store(dst, wasm_i16x8_shuffle(lo[0], lo[1], 0, 2, 4, 6, 8, 10, 12, 14));
+    wasm_v128_store(dst + 8, wasm_i16x8_shuffle(hi[0], hi[1], 0, 2, 4, 6, 8, 10, 12, 14));
+    wasm_v128_store(dst + 16, wasm_i16x8_shuffle(lo[0], lo[1], 1, 3, 5, 7, 9, 11, 13, 15));
+    wasm_v128_store(dst + 24, wasm_i16x8_shuffle(hi[0], hi[1], 1, 3, 5, 7, 9, 11, 13, 15));
+}
+
+static void quantize_act32(lm_type t, const float *x, act32 *a) {
+    v128_t id, q[4];
+    a->d = act_scale(x, 32, &id);
+    for (int k = 0; k < 4; k++) q[k] = quantize8(x + 8 * k, id);
+    store_chunk(a->q, q, q + 2);
+    v128_t s = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(q[0], q[1]), wasm_i16x8_add(q[2], q[3])));
+    int sum = wasm_i32x4_extract_lane(sum_lanes4(s, s, s, s), 0);
+    int offset = t == LM_TYPE_Q4_0 ? 8 : t == LM_TYPE_Q5_0 ? 16 : 0;
+    a->off[0] = -offset * sum;
+    a->off[1] = a->off[2] = a->off[3] = 0;
+    a->dsum = a->d * (float)sum;
+    a->pad[0] = a->pad[1] = 0;
+}
+
+/* K-quant chunks c cover elements base + {0..15} and base + hi + {0..15}:
+ * Q6_K chunk 4 n + 2 b + h has base 128 n + 32 b + 16 h and hi 64, the
+ * others chunk 2 j + h base 64 j + 16 h and hi 32 (see the decoders). */
+static void quantize_act256(lm_type t, const float *x, act256 *a) {
+    v128_t id, q[32];
+    a->d = act_scale(x, 256, &id);
+    for (int k = 0; k < 32; k++) q[k] = quantize8(x + 8 * k, id);
+    for (int c = 0; c < 8; c++) {
+        int base = t == LM_TYPE_Q6_K ? 128 * (c >> 2) + 32 * ((c >> 1) & 1) + 16 * (c & 1)
+                                     : 64 * (c >> 1) + 16 * (c & 1);
+        int hi = t == LM_TYPE_Q6_K ? 64 : 32;
+        store_chunk(a->q + 32 * c, q + base / 8, q + (base + hi) / 8);
+    }
+    v128_t g[16];
+    for (int k = 0; k < 16; k++) g[k] = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(q[2 * k], q[2 * k + 1]));
+    for (int k = 0; k < 16; k += 8)
+        wasm_v128_store(a->bsum + k, wasm_i16x8_narrow_i32x4(sum_lanes4(g[k], g[k + 1], g[k + 2], g[k + 3]),
+                                                             sum_lanes4(g[k + 4], g[k + 5], g[k + 6], g[k + 7])));
+    a->pad[0] = a->pad[1] = a->pad[2] = 0;
+}
+
+void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported) return;
+    if (is_float_type(wtype)) {
+        memcpy(xq, x, (size_t)n * sizeof(float));
+    } else if (tt->block_size == LM_QK_K) {
+        for (int64_t b = 0; b < n / LM_QK_K; b++) quantize_act256(wtype, x + b * LM_QK_K, (act256 *)xq + b);
+    } else {
+        for (int64_t b = 0; b < n / LM_QK; b++) quantize_act32(wtype, x + b * LM_QK, (act32 *)xq + b);
+    }
 }
 
 /* ---- 32-block weights: decode to 4 int16 vectors, scale d, min m ---- */
@@ -231,13 +259,6 @@ INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
 }
 
 typedef void decode32_fn(const uint8_t *p, wblock32 *o);
-
-/* Lane i of the result is the sum of the lanes of the i-th argument. */
-INLINE v128_t sum_lanes4(v128_t a, v128_t b, v128_t c, v128_t d) {
-    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
-    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
-}
 
 /* R rows x four tokens (prompt tiles): each row's dots with the four tokens
  * are summed across lanes into one vector (lane t = token t). */
