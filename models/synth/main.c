@@ -46,30 +46,43 @@ static int fail(const char *fmt, const char *arg) {
     return 1;
 }
 
+/* The option taking a value that flag names, or NULL. */
+static const char **value_slot(options *o, const char *flag) {
+    if (strcmp(flag, "--arch") == 0) return &o->arch;
+    if (strcmp(flag, "--shape") == 0) return &o->shape;
+    if (strcmp(flag, "--type") == 0) return &o->type;
+    if (strcmp(flag, "--vocab") == 0) return &o->vocab;
+    if (strcmp(flag, "-o") == 0 || strcmp(flag, "--output") == 0) return &o->out;
+    return NULL;
+}
+
+static int parse_seed(const char *v, uint64_t *seed) {
+    char *end;
+    errno = 0;
+    *seed = strtoull(v, &end, 10);
+    return !errno && !*end && *v && *v != '-';
+}
+
 static int parse_args(int argc, char **argv, options *o) {
     *o = (options){.arch = "llama", .vocab = DEFAULT_VOCAB, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const char **slot = value_slot(o, a);
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
-        }
-        if (strcmp(a, "--tied") == 0) { o->tied = 1; continue; }
-        if (strcmp(a, "--rope-freqs") == 0) { o->rope_freqs = 1; continue; }
-        if (i + 1 >= argc) return fail("option %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--arch") == 0) o->arch = v;
-        else if (strcmp(a, "--shape") == 0) o->shape = v;
-        else if (strcmp(a, "--type") == 0) o->type = v;
-        else if (strcmp(a, "--vocab") == 0) o->vocab = v;
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) o->out = v;
-        else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            if (errno || *end || !*v || *v == '-') return fail("--seed '%s' is not a non-negative integer", v);
-        } else {
+        } else if (strcmp(a, "--tied") == 0) {
+            o->tied = 1;
+        } else if (strcmp(a, "--rope-freqs") == 0) {
+            o->rope_freqs = 1;
+        } else if (!slot && strcmp(a, "--seed") != 0) {
             return fail("unknown option %s (see --help)", a);
+        } else if (i + 1 >= argc) {
+            return fail("option %s needs a value", a);
+        } else if (slot) {
+            *slot = argv[++i];
+        } else if (!parse_seed(argv[++i], &o->seed)) {
+            return fail("--seed '%s' is not a non-negative integer", argv[i]);
         }
     }
     if (!o->shape || !o->type || !o->out) return fail("%s", "--shape, --type and -o are required (see --help)");

@@ -4,14 +4,17 @@
  * two correct implementations that round differently pick different greedy
  * tokens. Here every token t has a successor s(t) whose output row contains
  * a multiple of t's embedding: since the residual stream stays dominated by
- * the embedding, s(t) wins by many logits, while the layers (scaled so that
- * together they add about half the embedding's norm) still move every other
- * logit, so a wrong attention or FFN shows up in the top-10 logits.
+ * the embedding, s(t) wins by several logits (at least 6 in the tiny
+ * parity models), while the layers still move the other logits a lot
+ * (doubling the rope base shifts the top 10 by up to 1.4), so a wrong
+ * attention, rope or FFN shows up in the top-10 logits. Attention is made
+ * fairly sharp (q and k scaled up) so that positions matter.
  *
  * Every row comes from its own PRNG stream keyed by (seed, tensor, row):
  * rows are generated while the file is written, on several threads, in any
- * order, and a model is never held whole in memory. Values are uniform with the wanted
- * standard deviation (cheaper than Gaussian; the shape does not matter). */
+ * order, and a model is never held whole in memory. Values are uniform with
+ * the wanted standard deviation (cheaper than Gaussian; the shape does not
+ * matter here). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +26,10 @@
 /* Logit scales (see above): the spread of random logits, and the margin the
  * successor's logit reaches. */
 #define NOISE_LOGIT 1.5f
-#define SUCCESSOR_LOGIT 16.0f
-/* Together the layers add about this fraction of the embedding's norm. */
-#define LAYERS_GAIN 0.5f
+#define SUCCESSOR_LOGIT 20.0f
+/* Together the layers add about this fraction of the embedding's norm to
+ * the residual stream. */
+#define LAYERS_GAIN 0.7f
 
 typedef enum {
     W_EMBD,       /* token_embd: std 1 */
@@ -198,8 +202,9 @@ static int describe_layer(synth_weights *sw, const synth_model *m, int il) {
     (snprintf(name, sizeof name, "blk.%d.%s", il, suffix),              \
      ok = ok && describe(sw, m, name, kind, scale, ne0, ne1))
     LAYER_TENSOR("attn_norm.weight", W_NORM, 0, n, 0);
-    LAYER_TENSOR("attn_q.weight", W_RANDOM, 1.5f * in_std, n, n);
-    LAYER_TENSOR("attn_k.weight", W_RANDOM, 1.5f * in_std, n, n_kv);
+    /* q·k/√head_dim gets a standard deviation of about 4: fairly sharp. */
+    LAYER_TENSOR("attn_q.weight", W_RANDOM, 2.0f * in_std, n, n);
+    LAYER_TENSOR("attn_k.weight", W_RANDOM, 2.0f * in_std, n, n_kv);
     LAYER_TENSOR("attn_v.weight", W_RANDOM, in_std, n, n_kv);
     if (strcmp(m->arch, "qwen2") == 0) {
         LAYER_TENSOR("attn_q.bias", W_RANDOM, 0.2f, n, 0);
