@@ -6,23 +6,28 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-WASM_OBJ=build/wasm
 DIST=web/dist
 export NODE_PATH=/usr/share/nodejs  # Debian's emcc looks for its node modules here
 
-# The core flags, the SIMD kernels and the exported bridge functions.
-# One thread: wasm threads need a cross-origin isolated page.
+# Two builds of the core: single-threaded (web/dist, browsers and Node) and
+# threaded (web/dist/mt, browsers only: wasm threads need SharedArrayBuffer,
+# so a cross-origin isolated page). The worker picks one at load time.
 WASM_CFLAGS=(-O3 -msimd128 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc
-             -DUTF8PROC_STATIC -DNDEBUG -DLM_NO_THREADS)
+             -DUTF8PROC_STATIC -DNDEBUG)
 WASM_LDFLAGS=(-O3 -msimd128
     -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createLocalmCore
-    -sENVIRONMENT=web,worker,node
     -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB
     -sDYNAMIC_EXECUTION=0  # no eval/new Function: CSP needs only 'wasm-unsafe-eval'
     -sFILESYSTEM=0
-    -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0  # no process-wide handlers in Node
     -sEXPORTED_FUNCTIONS=_malloc,_free
     -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
+SINGLE_CFLAGS=(-DLM_NO_THREADS)
+SINGLE_LDFLAGS=(-sENVIRONMENT=web,worker,node
+    -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0)  # no process-wide handlers in Node
+# Threads must exist before the core asks for them (a Worker cannot start
+# while the core spins waiting for it): MAX_THREADS in worker.js is this + 1.
+THREADED_CFLAGS=(-pthread)
+THREADED_LDFLAGS=(-pthread -sENVIRONMENT=web,worker -sPTHREAD_POOL_SIZE=7 -Wno-pthreads-mem-growth)
 
 build_native() {
     cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -48,26 +53,19 @@ stale() {
     [ build.sh -nt "$obj" ]
 }
 
-build_wasm() {
-    local sources objs=() pids=() src obj deps_inc=()
+# build_wasm_variant OBJ_DIR OUT_DIR CFLAGS_ARRAY LDFLAGS_ARRAY
+build_wasm_variant() {
+    local obj_dir=$1 out_dir=$2
+    local -n cflags=$3 ldflags=$4
+    local sources objs=() pids=() src obj
     mapfile -t sources < <(wasm_sources)
-    local cjson_dir utf8proc_dir
-    cjson_dir=$(find .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
-    utf8proc_dir=$(find .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
-    if [ -z "$cjson_dir" ] || [ -z "$utf8proc_dir" ]; then
-        echo "build.sh: cJSON/utf8proc sources missing in .deps/: run scripts/setup.sh" >&2
-        exit 1
-    fi
-    # The core includes <cjson/cJSON.h> as installed by libcjson-dev.
-    mkdir -p "$WASM_OBJ/include/cjson" "$DIST"
-    cp -p "$cjson_dir/cJSON.h" "$WASM_OBJ/include/cjson/"
-    deps_inc=(-I"$WASM_OBJ/include" -I"$cjson_dir" -I"$utf8proc_dir")
+    mkdir -p "$obj_dir" "$out_dir"
     for src in "${sources[@]}"; do
-        obj="$WASM_OBJ/$(basename "${src%.c}").o"
+        obj="$obj_dir/$(basename "${src%.c}").o"
         objs+=("$obj")
         if stale "$obj" "$src"; then
-            echo "emcc $src"
-            emcc "${WASM_CFLAGS[@]}" "${deps_inc[@]}" -c "$src" -o "$obj" &
+            echo "emcc $src -> $obj_dir"
+            emcc "${WASM_CFLAGS[@]}" "${cflags[@]}" "${deps_inc[@]}" -c "$src" -o "$obj" &
             pids+=($!)
             # Keep at most JOBS compilers running.
             if [ "${#pids[@]}" -ge "$JOBS" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -75,22 +73,38 @@ build_wasm() {
     done
     for pid in "${pids[@]}"; do wait "$pid"; done
 
-    local out="$DIST/localm-core.js" relink=0
+    local out="$out_dir/localm-core.js" relink=0
     [ -f "$out" ] || relink=1
     for obj in "${objs[@]}"; do [ "$obj" -nt "$out" ] && relink=1; done
     if [ "$relink" -eq 1 ]; then
         echo "emcc -o $out"
-        emcc "${WASM_LDFLAGS[@]}" "${objs[@]}" -o "$out"
-        check_no_eval "$out"
+        emcc "${WASM_LDFLAGS[@]}" "${ldflags[@]}" "${objs[@]}" -o "$out"
+        check_no_eval "$out_dir"/localm-core*.js
     fi
+}
+
+build_wasm() {
+    local cjson_dir utf8proc_dir deps_inc
+    cjson_dir=$(find .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
+    utf8proc_dir=$(find .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
+    if [ -z "$cjson_dir" ] || [ -z "$utf8proc_dir" ]; then
+        echo "build.sh: cJSON/utf8proc sources missing in .deps/: run scripts/setup.sh" >&2
+        exit 1
+    fi
+    # The core includes <cjson/cJSON.h> as installed by libcjson-dev.
+    mkdir -p build/wasm/include/cjson
+    cp -p "$cjson_dir/cJSON.h" build/wasm/include/cjson/
+    deps_inc=(-Ibuild/wasm/include -I"$cjson_dir" -I"$utf8proc_dir")
+    build_wasm_variant build/wasm "$DIST" SINGLE_CFLAGS SINGLE_LDFLAGS
+    build_wasm_variant build/wasm-mt "$DIST/mt" THREADED_CFLAGS THREADED_LDFLAGS
     cp web/src/*.js web/src/*.d.ts "$DIST/"
 }
 
 # The page's CSP allows 'wasm-unsafe-eval' only: the glue must not build code
 # from strings.
 check_no_eval() {
-    if grep -nE '\beval\(|new Function\(' "$1" >&2; then
-        echo "build.sh: $1 uses eval/new Function (see above)" >&2
+    if grep -nE '\beval\(|new Function\(' "$@" >&2; then
+        echo "build.sh: the wasm glue uses eval/new Function (see above)" >&2
         exit 1
     fi
 }

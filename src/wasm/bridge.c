@@ -92,6 +92,11 @@ EMSCRIPTEN_KEEPALIVE void lmw_free(lmw_session *s) {
 EMSCRIPTEN_KEEPALIVE const char *lmw_info(lmw_session *s) { return lm_model_info_json(s->model); }
 EMSCRIPTEN_KEEPALIVE int32_t lmw_context_size(lmw_session *s) { return lm_context_size(s->ctx); }
 
+/* Only the threaded build (web/dist/mt/) can start more than one. */
+EMSCRIPTEN_KEEPALIVE int lmw_set_threads(lmw_session *s, int n_threads) {
+    return remember(lm_context_set_threads(s->ctx, n_threads, &last_error));
+}
+
 /* Returns the token count (the ids are at lmw_tokens), -1 on error.
  * add_bos -1: the model's default. */
 EMSCRIPTEN_KEEPALIVE int32_t lmw_tokenize(lmw_session *s, const char *text, int32_t len,

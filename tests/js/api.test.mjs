@@ -49,3 +49,14 @@ test('LocalLM.cache is the model cache; in Node it holds nothing', { skip: needD
   assert.equal(LocalLM.cache, modelCache);
   assert.deepEqual(await LocalLM.cache.list(), []);
 });
+
+test('threads > 1 in Node runs on one thread (the threaded build needs a browser)', { skip }, async () => {
+  const { LocalLM } = await loadApi();
+  const lm = await LocalLM.load(storiesModel, { threads: 4 });
+  try {
+    assert.equal(lm.threads, 1);
+    assert.equal((await lm.complete('Once', { maxTokens: 4 })).stats.genTokens, 4);
+  } finally {
+    await lm.unload();
+  }
+});

@@ -31,7 +31,11 @@ export type ModelSource =
 export interface LoadOptions {
   /** Context size in tokens (0 or absent: the model's, capped at 4096). */
   contextSize?: number;
-  /** Accepted for compatibility; the wasm build runs on one thread. */
+  /**
+   * Threads for the matrix products (default 1). More than one needs a
+   * cross-origin isolated page (COOP/COEP headers) and runs the threaded
+   * build; elsewhere, and in Node, the model runs on one thread.
+   */
   threads?: number;
   /** Keep downloaded weights in IndexedDB (browsers; default true). */
   cache?: boolean;
@@ -106,6 +110,8 @@ export declare class LocalLM {
 
   /** The context size the model was loaded with. */
   readonly contextSize: number;
+  /** The threads actually in use (see LoadOptions.threads). */
+  readonly threads: number;
 
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<Piece, void, undefined>;
   complete(prompt: string, options?: GenerateOptions): Promise<{ text: string; stats: GenerationStats }>;

@@ -232,25 +232,26 @@ export class LocalLM {
   #stats;
   #closed = false;
 
-  constructor(channel, info, contextSize) {
+  constructor(channel, { info, contextSize, threads }) {
     this.#channel = channel;
     this.#info = info;
     this.contextSize = contextSize;
+    this.threads = threads;
     this.#stats = { promptTokens: 0, promptMs: 0, genTokens: 0, genMs: 0,
       prefillTokPerSec: 0, decodeTokPerSec: 0, wasmMemoryBytes: channel.memory };
   }
 
   static async load(source, options = {}) {
     checkLoadOptions(options);
-    const { contextSize = 0, cache = true, onProgress, signal } = options;
+    const { contextSize = 0, threads = 1, cache = true, onProgress, signal } = options;
     checkAborted(signal, 'loading');
     const { source: described, transfer } = describeSource(source);
     const channel = new Channel(await startWorker());
     try {
-      const { info, contextSize: size } = await channel.request('load',
-        { source: described, contextSize, cache: cache !== false },
+      const loaded = await channel.request('load',
+        { source: described, contextSize, threads, cache: cache !== false },
         { transfer, signal, onEvent: (event) => onProgress?.(event) });
-      return new LocalLM(channel, info, size);
+      return new LocalLM(channel, loaded);
     } catch (error) {
       channel.terminate();
       throw error;

@@ -10,6 +10,8 @@ const isNode = typeof process === 'object' && typeof process.versions?.node === 
 
 // The largest heap wasm32 can address (what emscripten_get_heap_max reports).
 const WASM_HEAP_MAX = 4294901760;
+// The threaded build's pool (PTHREAD_POOL_SIZE in build.sh) plus this thread.
+const MAX_THREADS = 8;
 const READ_CHUNK = 16 << 20;
 const decoder = new TextDecoder();
 
@@ -27,7 +29,23 @@ const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
 
 // ---- the wasm module ----------------------------------------------------
 
-async function loadCore() {
+// threads > 1: the threaded build, when this page can share memory with
+// workers (cross-origin isolated); else the single-threaded one.
+function threadsAvailable(threads) {
+  if (threads <= 1) return 1;
+  if (isNode || !globalThis.crossOriginIsolated) {
+    console.warn(`localm: ${threads} threads asked, running on one: ` +
+      (isNode ? 'the Node build is single-threaded' : 'the page is not cross-origin isolated (COOP/COEP)'));
+    return 1;
+  }
+  return Math.min(threads, MAX_THREADS, navigator.hardwareConcurrency || MAX_THREADS);
+}
+
+async function loadCore(threads) {
+  if (threads > 1) {
+    const { default: createLocalmCore } = await import('./mt/localm-core.js');
+    return createLocalmCore();
+  }
   if (isNode) {
     // Emscripten 3.1.6's Node glue expects CommonJS's require and __dirname,
     // and cannot fetch() a file path, so we hand it the wasm bytes.
@@ -210,8 +228,9 @@ async function readParts(source, cache, signal, post) {
   }
 }
 
-async function load({ source, contextSize, cache }, signal, post) {
-  if (!core) core = await loadCore();
+async function load({ source, contextSize, cache, threads: asked }, signal, post) {
+  const threads = threadsAvailable(asked);
+  core = await loadCore(threads);
   const parts = await readParts(source, cache, signal, post);
   const n = parts.ptrs.length;
   const table = mallocOrFail(8 * n, 'the part table');
@@ -220,6 +239,11 @@ async function load({ source, contextSize, cache }, signal, post) {
   session = core._lmw_load(table, table + 4 * n, n, contextSize, parts.available) >>> 0;
   core._free(table);
   if (!session) throw coreError();
+  if (threads > 1 && core._lmw_set_threads(session, threads)) {
+    const error = coreError();
+    unload();
+    throw error;
+  }
   if (signal.aborted) {
     unload();
     throw fail('E_ABORTED', 'loading was aborted');
@@ -228,6 +252,7 @@ async function load({ source, contextSize, cache }, signal, post) {
   return {
     info: JSON.parse(core.UTF8ToString(core._lmw_info(session))),
     contextSize: core._lmw_context_size(session),
+    threads,
   };
 }
 
@@ -255,7 +280,7 @@ function detokenize({ ids }) {
     const len = core._lmw_detokenize(session, ptr, ids.length);
     if (len < 0) throw coreError();
     const text = core._lmw_text(session) >>> 0;
-    return decoder.decode(heap().subarray(text, text + len));
+    return decoder.decode(heap().slice(text, text + len));
   } finally {
     core._free(ptr);
   }
@@ -288,7 +313,7 @@ function readStep(ptr) {
     done: fields[0] !== 0,
     token: fields[1],
     logprob: new Float32Array(heap().buffer, ptr + 8, 1)[0],
-    text: decoder.decode(heap().subarray(text, text + fields[4])),
+    text: decoder.decode(heap().slice(text, text + fields[4])), // no decoding from shared memory
   };
 }
 

@@ -1,12 +1,15 @@
 // Runs the golden prompts in the page (the model runs in the Web Worker) and
-// publishes { info, cases: [{ prompt, text, expected, pieces }], progress } as
-// window.goldenResult, or { error: { code, message } }.
+// publishes { info, threads, cases: [{ prompt, text, expected, pieces }],
+// progress } as window.goldenResult, or { error: { code, message } }.
+// ?threads=N loads the model with N threads.
 import { LocalLM } from '/dist/localm.js';
 
 async function run() {
   const golden = await (await fetch('/golden/stories260K-greedy.json')).json();
   const progress = [];
+  const threads = Number(new URLSearchParams(location.search).get('threads') || 1);
   const lm = await LocalLM.load('/models/stories260K.gguf', {
+    threads,
     onProgress: ({ phase, loaded, total }) => progress.push({ phase, loaded, total }),
   });
   const cases = [];
@@ -20,8 +23,9 @@ async function run() {
     cases.push({ prompt, text, expected, pieces, stats: lm.stats() });
   }
   const info = lm.info();
+  const { threads: used } = lm;
   await lm.unload();
-  return { info: { architecture: info.architecture }, cases, progress };
+  return { info: { architecture: info.architecture }, threads: used, cases, progress };
 }
 
 window.goldenResult = run().catch((error) => ({ error: { code: error.code, message: error.message } }));
