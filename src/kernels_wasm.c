@@ -4,9 +4,10 @@
  *
  * Design (see docs/kernels.md for the measurements behind it):
  * - Activations are quantized to the same values as the shared kernels_act.h
- *   quantizer (8 at a time here), then stored widened to int16 in the lane order the weight decoders below
- *   produce, so a decoded weight vector and its activation vector line up
- *   with no shuffle and wasm_i32x4_dot_i16x8 does the multiply-adds.
+ *   quantizer, then stored widened to int16 in the lane order the weight
+ *   decoders below produce, so a decoded weight vector and its activation
+ *   vector line up with no shuffle and wasm_i32x4_dot_i16x8 does the
+ *   multiply-adds.
  * - Nibbles and bit fields are decoded with 16-bit shifts on u16 lanes
  *   (V8 emulates 8-bit shifts): a 16-byte load L gives the low nibbles of the
  *   even bytes (L & 15), the high nibbles of the even bytes ((L >> 4) & 15),
@@ -17,9 +18,11 @@
  * - K-quant sub-block scales are decoded once per super-block and multiplied
  *   into the int16 weights, so a whole super-block accumulates into one
  *   int32 vector per row and token; it is converted to float once.
- * - A tile of R rows x T tokens decodes each weight block once and reuses
- *   each activation load for the R rows; accumulators are reduced across
- *   lanes only at the end of a row.
+ * - A tile of R rows x T tokens decodes each weight block once for the T
+ *   tokens (prompt evaluation) and loads each activation once for the R
+ *   rows. Integer dots are summed across lanes only where a float scale
+ *   must be applied: per block of the 32-block types (four rows' or four
+ *   tokens' sums at once), per super-block of the K-quants.
  * Weights are GGUF blocks as stored (no repacking). */
 #include "kernels.h"
 
@@ -77,12 +80,6 @@ INLINE float half_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &u, sizeof f);
     return f * 0x1p112f;
-}
-
-INLINE v128_t halves_to_f32x4(v128_t h /* u32 lanes holding halves */) {
-    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13);
-    return wasm_f32x4_mul(wasm_v128_or(sign, mag), wasm_f32x4_splat(0x1p112f));
 }
 
 INLINE float hsum_f32x4(v128_t v) {
@@ -524,12 +521,28 @@ INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bby
         for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
 }
 
-/* ---- float weights: 4 columns at a time, scalar tail ---- */
+/* ---- float weights: 8 columns at a time, scalar tail ---- */
 
-INLINE v128_t load4_f32(lm_type t, const uint8_t *row, int64_t i) {
-    if (t == LM_TYPE_F32) return wasm_v128_load(row + 4 * i);
-    v128_t h = wasm_u32x4_load16x4(row + 2 * i);
-    return t == LM_TYPE_F16 ? halves_to_f32x4(h) : wasm_i32x4_shl(h, 16);
+/* Halves to floats: interleaving with zero puts each half in the top of a
+ * 32-bit lane (sign at bit 31); an arithmetic shift by 3 moves exponent and
+ * mantissa to their float places, the mask drops the sign's copies, and
+ * 2^112 rebiases the exponent (exact for normals and subnormals; inf/NaN
+ * come out as large finite numbers). bfloat16 is the top half already. */
+INLINE v128_t top_halves_to_f32(lm_type t, v128_t top) {
+    if (t == LM_TYPE_BF16) return top;
+    v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int32_t)0x8FFFE000));
+    return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+}
+
+INLINE void load8_f32(lm_type t, const uint8_t *row, int64_t i, v128_t out[2]) {
+    if (t == LM_TYPE_F32) {
+        out[0] = wasm_v128_load(row + 4 * i);
+        out[1] = wasm_v128_load(row + 4 * i + 16);
+        return;
+    }
+    v128_t h = wasm_v128_load(row + 2 * i), zero = wasm_i16x8_splat(0);
+    out[0] = top_halves_to_f32(t, wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11));
+    out[1] = top_halves_to_f32(t, wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15));
 }
 
 INLINE float load1_f32(lm_type t, const uint8_t *row, int64_t i) {
@@ -548,11 +561,16 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
+    for (; i + 8 <= n; i += 8) {
         for (int r = 0; r < R; r++) {
-            v128_t wv = load4_f32(type, w + r * wrb, i);
-            for (int t = 0; t < T; t++)
-                acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(wv, wasm_v128_load(x + t * xrb + i)));
+            v128_t wv[2];
+            load8_f32(type, w + r * wrb, i, wv);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + t * xrb + i;
+                v128_t p = wasm_f32x4_add(wasm_f32x4_mul(wv[0], wasm_v128_load(xt)),
+                                          wasm_f32x4_mul(wv[1], wasm_v128_load(xt + 4)));
+                acc[r][t] = wasm_f32x4_add(acc[r][t], p);
+            }
         }
     }
     for (int r = 0; r < R; r++) {
@@ -570,11 +588,11 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
  * results y[t * ys + r]. n is the row length in elements. */
 typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
 
-/* Tile shapes, measured (bench/kernels): the 32-block types do best one row
- * at a time for one token (V8 folds the activation loads; four decoded rows
- * spill) and 4 rows x 4 tokens summed across tokens; K-quants 4 rows for
- * one token (their scale decoding is per row) and 1 row x 4 tokens; floats
- * 4 rows x 1 and 2 rows x 4 tokens. */
+/* Tile shapes, measured (bench/kernels): for one token, the 32-block types
+ * do best one row at a time (V8 folds the activation loads; four decoded
+ * rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
+ * 4 tokens summed across tokens for the 32-block types, one row x 4 tokens
+ * for the others. */
 enum { GEMM_TOKENS = 4 };
 
 typedef struct {
@@ -603,7 +621,7 @@ typedef struct {
                             size_t xrb, float *y, int64_t ys) {                                             \
         tile_float(type, R, T, n, w, wrb, (const float *)x, (int64_t)(xrb / sizeof(float)), y, ys);         \
     }                                                                                                       \
-    TILE_VARIANTS(name, 4, 2)
+    TILE_VARIANTS(name, 4, 1)
 
 /* Each variant inlines the generic tile with constant R and T, so the loops
  * over rows and tokens unroll and the accumulators live in registers. */

@@ -120,6 +120,21 @@ static void check_gemm(lm_type t, int64_t n, int64_t rows, int n_tok, int64_t r0
     free(w), free(x), free(xa), free(xs), free(y), free(ref);
 }
 
+/* Half subnormals, signed zeros and the largest halves: each row alone, so
+ * that a wrong conversion is not lost in the tolerance of a larger sum. */
+static void check_f16_specials(void) {
+    static const uint16_t rows[][8] = {{0x0001, 0x8001, 0x03FF, 0x83FF, 0x0200, 0x0000, 0x8000, 0x0010},
+                                       {0x0400, 0x8400, 0x7BFF, 0xFBFF, 0x3C00, 0xBC00, 0x3555, 0x7BFE}};
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y, ref;
+    for (int r = 0; r < 2; r++) {
+        lm_gemm(LM_TYPE_F16, 8, rows[r], sizeof rows[r], x, 1, &y, 1, 0, 1);
+        scalar_gemm(LM_TYPE_F16, 8, rows[r], sizeof rows[r], x, 1, &ref, 1, 0, 1);
+        double mag = 0;
+        for (int i = 0; i < 8; i++) mag += fabs(lm_f16_to_f32(rows[r][i]) * x[i]);
+        CHECK(fabs((double)y - ref) <= 1e-6 * mag, "F16 specials row %d: %g, scalar %g", r, y, ref);
+    }
+}
+
 static void check_vector_helpers(void) {
     for (int n = 0; n < 70; n += 3) {
         float a[70], b[70], y1[70], y2[70], o1[70], o2[70];
@@ -164,6 +179,7 @@ int main(void) {
         check_gemm(t, bs == 256 ? 256 : 64, 5, 1, 0, 5);
         check_gemm(t, bs == 256 ? 1536 : 576, 9, 13, 1, 9);
     }
+    check_f16_specials();
     check_vector_helpers();
     return check_done();
 }
