@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!copy) return 0;
     memcpy(copy, data, size);
     gguf_file f;
-    lm_error err;
+    lm_error err = {0};
     if (gguf_parse(&f, copy, size, &err) == LM_OK) {
         uint64_t sum = touch_getters(&f);
         for (uint64_t i = 0; i < f.n_kv; i++) sum += touch_kv(&f.kv[i]);

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     params.memory_budget = 64u << 20;
     params.n_ctx = FUZZ_CTX;
     lm_model *m = NULL;
-    lm_error err;
+    lm_error err = {0};
     lm_status s = lm_model_load_buffers(&part, &size, 1, &params, &m, &err);
     if (s != LM_OK) {
         if (m != NULL || err.message[0] == 0) __builtin_trap(); /* failures are clean and named */

@@ -10,7 +10,7 @@
 
 static void fuzz_generate_options(const char *json) {
     lm_generate_params before = lm_generate_params_default(), p = before;
-    lm_error err;
+    lm_error err = {0};
     if (lm_generate_params_from_json(json, &p, &err) != LM_OK) {
         /* A refused option names itself and leaves the params as they were. */
         if (err.code != LM_E_OPTION || err.message[0] == 0 || memcmp(&p, &before, sizeof p) != 0)
@@ -25,7 +25,7 @@ static void fuzz_generate_options(const char *json) {
 
 static void fuzz_chat(unsigned style, const char *json) {
     char *out = NULL;
-    lm_error err;
+    lm_error err = {0};
     lm_status s = lm_chat_apply((lm_chat_style)style, "<s>", json, &out, &err);
     if (s == LM_OK ? out == NULL : (out != NULL || err.message[0] == 0)) __builtin_trap();
     free(out);

@@ -249,7 +249,7 @@ static void write_tokenizer_seeds(char **vocabs, int n_vocabs) {
         int index = 0;
         for (int i = 0; i < n_hand; i++, index++)
             write_text_seed(v, index % 4, handwritten_texts[i], strlen(handwritten_texts[i]), index);
-        for (char *p = inp, *end = inp + inp_len; p && p < end; index++) {
+        for (char *p = inp, *end = inp ? inp + inp_len : NULL; p && p < end; index++) {
             char *next = memmem(p, (size_t)(end - p), marker, sizeof marker - 1);
             size_t len = next ? (size_t)(next - p) : (size_t)(end - p);
             write_text_seed(v, index % 4, p, len, index);
