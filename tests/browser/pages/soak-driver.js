@@ -88,13 +88,21 @@ async function oneCall(lm, prompt, options, plan) {
       if (plan.kind === 'pieces' && pieces >= plan.after) controller.abort();
       if (plan.kind === 'break' && pieces >= plan.after) return { outcome: 'broke', pieces, afterAbort };
     }
-    return { outcome: 'completed', pieces, afterAbort };
+    return { outcome: 'completed', pieces, afterAbort, completedPieces: pieces };
   } catch (error) {
     if (error?.code === 'E_ABORTED' && controller.signal.aborted) return { outcome: 'aborted', pieces, afterAbort };
     return { outcome: 'unexpected', pieces, afterAbort, error };
   } finally {
     clearTimeout(timer);
   }
+}
+
+// tokenize / detokenize between generations: the same model, other requests.
+async function tokenRoundTrip(lm, text, figures) {
+  const ids = await lm.tokenize(text);
+  const back = await lm.detokenize(ids);
+  if (!Array.isArray(ids) || typeof back !== 'string') throw new Error(`token round trip of ${JSON.stringify(text)} failed`);
+  figures.tokenRoundTrips++;
 }
 
 const GREEDY = { maxTokens: 24, temperature: 0, ignoreEos: true };
@@ -107,7 +115,7 @@ export async function runSoak(lm, { calls, seed = 1, warmup = 10, every = 50, sa
   log = () => {} }) {
   const p = picker(random(seed));
   const figures = { calls: 0, seed, completed: 0, aborted: 0, broke: 0, abortsRequested: 0,
-    midStreamAborts: 0, pieces: 0, tokens: 0, piecesAfterAbort: 0, unexpected: [], samples: [] };
+    midStreamAborts: 0, overlapped: 0, tokenRoundTrips: 0, pieces: 0, completedPieces: 0, piecesAfterAbort: 0, unexpected: [], samples: [] };
   const sample = async (label) => {
     const s = { label, call: figures.calls, wasmMemoryBytes: lm.stats().wasmMemoryBytes, ...(await sampleMemory()) };
     figures.samples.push(s);
@@ -118,24 +126,33 @@ export async function runSoak(lm, { calls, seed = 1, warmup = 10, every = 50, sa
   // every stop string and the most tokens, then ordinary random calls.
   await oneCall(lm, LONGEST, { maxTokens: 96, ignoreEos: true, stop: STOPS.slice(0, 8), repeatLastN: 256 },
     { kind: 'none' });
-  for (let i = 0; i < calls; i++) {
-    if (i === warmup) await sample('warm-up');
-    else if (i > warmup && i % every === 0) await sample('progress');
-    const prompt = p.pick(PROMPTS);
-    const options = randomOptions(p);
-    const plan = randomAbort(p);
-    const result = await oneCall(lm, prompt, options, plan);
-    figures.calls++;
+  const record = (result, prompt, options, plan) => {
+    const call = figures.calls++;
     figures.pieces += result.pieces;
     figures.piecesAfterAbort += result.afterAbort;
     if (plan.kind !== 'none' && plan.kind !== 'break') figures.abortsRequested++;
     if (result.outcome === 'aborted' && result.pieces > 0) figures.midStreamAborts++;
-    if (result.outcome === 'completed') figures.tokens += lm.stats().genTokens;
+    if (result.outcome === 'completed') figures.completedPieces += result.completedPieces;
     if (result.outcome !== 'unexpected') figures[result.outcome]++;
     else {
-      figures.unexpected.push({ call: i, prompt, options, plan,
+      figures.unexpected.push({ call, prompt, options, plan,
         code: result.error?.code, message: String(result.error?.message ?? result.error) });
     }
+  };
+  const randomCall = () => ({ prompt: p.pick(PROMPTS), options: randomOptions(p), plan: randomAbort(p) });
+  let nextSample = warmup;
+  while (figures.calls < calls) {
+    if (figures.calls >= nextSample) {
+      await sample(nextSample === warmup ? 'warm-up' : 'progress');
+      nextSample = (Math.floor(figures.calls / every) + 1) * every;
+    }
+    if (p.rand() < 0.1) await tokenRoundTrip(lm, p.pick(PROMPTS), figures);
+    // Now and then two calls at once: the second waits in the worker's
+    // queue, where its abort must also land cleanly.
+    const batch = p.rand() < 0.1 && figures.calls + 2 <= calls ? [randomCall(), randomCall()] : [randomCall()];
+    const results = await Promise.all(batch.map(({ prompt, options, plan }) => oneCall(lm, prompt, options, plan)));
+    results.forEach((result, i) => record(result, batch[i].prompt, batch[i].options, batch[i].plan));
+    if (batch.length === 2) figures.overlapped += 2;
   }
   await sample('end');
   figures.sameGreedyText = (await greedyText(lm)) === reference;
@@ -162,5 +179,6 @@ export function summary(figures) {
   return `soak: ${figures.calls} calls (seed ${figures.seed}): ${figures.completed} completed, ` +
     `${figures.aborted} aborted (${figures.midStreamAborts} mid-stream) of ${figures.abortsRequested} abort requests, ` +
     `${figures.broke} left early by the caller, ${figures.unexpected.length} unexpected; ` +
-    `${figures.pieces} pieces, ${figures.tokens} tokens in completed calls; ${memory.join('; ')}`;
+    `${figures.overlapped} calls made two at a time, ${figures.tokenRoundTrips} token round trips; ` +
+    `${figures.pieces} pieces (${figures.completedPieces} in completed calls); ${memory.join('; ')}`;
 }
