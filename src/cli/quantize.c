@@ -2,7 +2,8 @@
  * another type, picking each tensor's type as llama.cpp's quantizer does
  * (lm_pick_tensor_type). Every conversion goes through float: the writer
  * quantizes rows this file dequantizes; tensors that keep their type are
- * copied as is. */
+ * copied as is. OUT may be IN: the writer renames a finished temporary file
+ * over it, and the mapping of IN stays valid until then. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,6 @@ int cmd_quantize(int argc, char **argv) {
     }
     const lm_ftype *ft = lm_ftype_from_name(argv[3]);
     if (!ft) return cli_error("unknown type '%s' (one of: %s)", argv[3], lm_ftype_names());
-    if (strcmp(argv[1], argv[2]) == 0) return cli_error("IN and OUT are the same file");
     lm_error err = {0};
     if (quantize_file(argv[1], argv[2], ft, &err) != LM_OK) return cli_fail(&err);
     return 0;
