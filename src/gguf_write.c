@@ -204,8 +204,8 @@ static size_t parsed_value_len(const gguf_kv *kv) {
     return (size_t)(p - kv->value);
 }
 
-lm_status gguf_copy_kv(gguf_writer *w, const gguf_file *src, const gguf_kv *kv, lm_error *err) {
-    (void)src; /* the pair's bytes point into src, already validated by gguf_parse */
+lm_status gguf_copy_kv(gguf_writer *w, const gguf_kv *kv, lm_error *err) {
+    if (!kv) return lm_fail(err, LM_E_ARGUMENT, "no GGUF key/value pair to copy");
     char key[256];
     if (kv->key.len >= sizeof key)
         return lm_fail(err, LM_E_UNSUPPORTED, "GGUF key of %llu bytes is too long to copy",
@@ -229,7 +229,7 @@ lm_status gguf_copy_kv_prefix(gguf_writer *w, const gguf_file *src, const char *
     for (uint64_t i = 0; i < src->n_kv; i++) {
         const gguf_kv *kv = &src->kv[i];
         if (kv->key.len < plen || memcmp(kv->key.ptr, prefix, plen) != 0) continue;
-        lm_status s = gguf_copy_kv(w, src, kv, err);
+        lm_status s = gguf_copy_kv(w, kv, err);
         if (s != LM_OK) return s;
     }
     return LM_OK;

@@ -39,9 +39,9 @@ lm_status gguf_set_arr(gguf_writer *w, const char *key, gguf_type elem,
 lm_status gguf_set_str_arr(gguf_writer *w, const char *key, const char *const *v,
                            uint64_t n, lm_error *err);
 
-/* Copies one key/value pair of a parsed file (any type, arrays included). */
-lm_status gguf_copy_kv(gguf_writer *w, const gguf_file *src, const gguf_kv *kv,
-                       lm_error *err);
+/* Copies one key/value pair of a file gguf_parse accepted (any type, arrays
+ * included); kv points into that file, which must still be mapped. */
+lm_status gguf_copy_kv(gguf_writer *w, const gguf_kv *kv, lm_error *err);
 /* Copies every pair whose key starts with prefix ("" copies all). */
 lm_status gguf_copy_kv_prefix(gguf_writer *w, const gguf_file *src,
                               const char *prefix, lm_error *err);

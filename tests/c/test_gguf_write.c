@@ -164,7 +164,8 @@ static void test_round_trip(const char *path, const char *copy_path) {
     /* Copying every pair gives back the same metadata bytes. */
     gguf_writer *c = gguf_writer_new();
     CHECK(gguf_copy_kv_prefix(c, &f, "t.arr", &err) == LM_OK, "copy prefix: %s", err.message);
-    CHECK(gguf_copy_kv(c, &f, gguf_find_kv(&f, "t.str"), &err) == LM_OK, "copy: %s", err.message);
+    CHECK(gguf_copy_kv(c, gguf_find_kv(&f, "t.str"), &err) == LM_OK, "copy: %s", err.message);
+    CHECK(gguf_copy_kv(c, gguf_find_kv(&f, "t.absent"), &err) == LM_E_ARGUMENT, "copy of an absent key");
     CHECK(gguf_write_file(c, copy_path, &err) == LM_OK, "write copy: %s", err.message);
     gguf_writer_free(c);
     size_t csize;
