@@ -303,8 +303,8 @@ typedef struct out_file {
 
 static lm_status put(out_file *o, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, o->fp) != n)
-        return lm_fail(o->err, LM_E_IO, "cannot write %s: write failed at byte %llu", o->path,
-                       (unsigned long long)o->pos);
+        return lm_fail(o->err, LM_E_IO, "cannot write %s: write failed at byte %llu: %s", o->path,
+                       (unsigned long long)o->pos, strerror(errno));
     o->pos += n;
     return LM_OK;
 }
