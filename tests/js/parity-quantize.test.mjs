@@ -22,7 +22,9 @@ const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/nativ
 const localm = path.join(buildDir, 'localm');
 const synth = path.join(buildDir, 'localm-synth');
 const outDir = path.join(buildDir, 'parity');
-const stories = path.resolve(root, process.env.LM_SHARED_DIR || '../shared', 'models/stories260K.gguf');
+const shared = path.resolve(root, process.env.LM_SHARED_DIR || '../shared');
+const stories = path.join(shared, 'models/stories260K.gguf');
+const vocab = path.join(shared, 'vocab/ggml-vocab-gpt-2.gguf');
 
 const PROMPT = 'Once upon a time';
 const N_PREDICT = 16;
@@ -35,7 +37,8 @@ const TOLERANCE = 0.4;
 const STORIES_TOLERANCE = 0.6;
 
 const missing = !fs.existsSync(localm) ? `${localm} is not built (set LOCALM_BUILD_DIR)`
-    : !fs.existsSync(synth) ? `${synth} is not built` : null;
+    : !fs.existsSync(synth) ? `${synth} is not built`
+    : !fs.existsSync(vocab) ? `${vocab} is absent (set LM_SHARED_DIR)` : null;
 const llama = missing ? null : await loadLlama();
 const skip = missing || (!llama && 'node-llama-cpp (with its prebuilt CPU binary) is not installed');
 const gguf = llama ? await import('node-llama-cpp') : null;
@@ -46,7 +49,7 @@ function out(name) {
 }
 
 function makeSynth(type, file) {
-    execFileSync(synth, ['--arch', 'llama', '--shape', 'tiny', '--type', type, '--seed', '3', '-o', file]);
+    execFileSync(synth, ['--arch', 'llama', '--shape', 'tiny', '--type', type, '--seed', '3', '--vocab', vocab, '-o', file]);
     return file;
 }
 

@@ -20,6 +20,7 @@ const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/nativ
 const localm = path.join(buildDir, 'localm');
 const synth = path.join(buildDir, 'localm-synth');
 const modelDir = path.join(buildDir, 'parity');
+const vocab = path.resolve(root, process.env.LM_SHARED_DIR || '../shared', 'vocab/ggml-vocab-gpt-2.gguf');
 
 const PROMPT = 'Once upon a time';
 const N_PREDICT = 32;
@@ -59,13 +60,15 @@ CASES.push({ arch: 'qwen2', type: 'Q8_0', extra: ['--tied'] });
 function whyMissing() {
     if (!fs.existsSync(localm)) return `${localm} is not built (set LOCALM_BUILD_DIR or build build/native)`;
     if (!fs.existsSync(synth)) return `${synth} is not built`;
+    if (!fs.existsSync(vocab)) return `${vocab} is absent (set LM_SHARED_DIR)`;
     return null;
 }
 
 function generateModel(arch, type, extra) {
     fs.mkdirSync(modelDir, { recursive: true });
     const out = path.join(modelDir, `synth-${arch}-tiny-${type}${extra.join('')}.gguf`);
-    execFileSync(synth, ['--arch', arch, '--shape', 'tiny', '--type', type, '--seed', String(SEED), ...extra, '-o', out]);
+    execFileSync(synth, ['--arch', arch, '--shape', 'tiny', '--type', type, '--seed', String(SEED),
+        '--vocab', vocab, ...extra, '-o', out]);
     return out;
 }
 
