@@ -16,16 +16,24 @@ struct lm_context {
     float *v_cache;
     /* Scratch for a batch of up to LM_MAX_BATCH tokens. */
     float *x;             /* residual stream [batch][n_embd] */
-    float *xb;            /* normed input [batch][max(n_embd, n_ff)] */
-    float *q;             /* [batch][n_embd] */
+    float *xb;            /* normed input, branch output [batch][max(n_embd, q_dim)] */
+    float *q;             /* [batch][q_dim] */
     float *k, *v;         /* [batch][kv_dim] */
-    float *att;           /* attention output [batch][n_embd] */
+    float *att;           /* attention output [batch][q_dim] */
     float *gate, *up;     /* [batch][n_ff] */
+    float *fused;         /* fused QKV or gate+up products, or NULL */
     float *rope;          /* cos/sin pairs [batch][n_rot] */
+    float *rope_swa;      /* the same for sliding-window layers' own base, or NULL */
+    const float *rope_factors; /* frequency divisors in use, or NULL */
     float *scores;        /* [LM_MAX_THREADS][n_ctx] */
     void *act;            /* quantized activations of the widest batch */
     float *logits;        /* [n_vocab] */
     lm_pool *pool;        /* NULL: single-threaded */
 };
+
+/* ops_act.c */
+float lm_gelu(float x);
+void lm_layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps);
+float lm_alibi_slope(int h, int n_head, float max_bias);
 
 #endif

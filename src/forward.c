@@ -1,8 +1,10 @@
-/* The forward pass of llama-style decoders (llama, qwen2), readable top to
- * bottom: embed, then per layer RMSNorm -> attention with RoPE and a KV cache
- * -> residual -> RMSNorm -> SwiGLU feed-forward -> residual, then the final
- * norm and the output projection. Prompt tokens go through in batches so
- * every weight matrix is read once per batch, not once per token. */
+/* The forward pass of every supported decoder, readable top to bottom:
+ * embed, then per layer norm -> attention with RoPE (or ALiBi) and a KV
+ * cache -> residual -> norm -> feed-forward -> residual, then the final norm
+ * and the output projection. The families differ in small steps along the
+ * way (see lm_hparams and lm_layer: what is NULL or 0 is skipped). Prompt
+ * tokens go through in batches so every weight matrix is read once per
+ * batch, not once per token. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +16,35 @@
 #include "threadpool.h"
 
 static size_t widest_act_row(const lm_model *m) {
-    const lm_matrix *all[] = {&m->output};
-    size_t widest = lm_act_row_bytes(all[0]->type, all[0]->cols);
+    size_t widest = lm_act_row_bytes(m->output.type, m->output.cols);
     for (int i = 0; i < m->hp.n_layer; i++) {
         const lm_layer *l = &m->layers[i];
-        const lm_matrix *mats[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+        const lm_matrix *mats[] = {&l->wq, &l->wk, &l->wv, &l->wqkv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
         for (size_t j = 0; j < sizeof mats / sizeof mats[0]; j++) {
             size_t bytes = lm_act_row_bytes(mats[j]->type, mats[j]->cols);
             if (bytes > widest) widest = bytes;
         }
     }
     return widest;
+}
+
+/* Widest fused product per token (0: no fused matrix). */
+static size_t fused_width(const lm_model *m) {
+    size_t widest = 0;
+    for (int i = 0; i < m->hp.n_layer; i++) {
+        const lm_layer *l = &m->layers[i];
+        if (l->wqkv.data && (size_t)l->wqkv.rows > widest) widest = (size_t)l->wqkv.rows;
+        if (l->fused_up && (size_t)l->w_up.rows > widest) widest = (size_t)l->w_up.rows;
+    }
+    return widest;
+}
+
+/* phi3 picks its long-context rope factors when the context outgrows the
+ * original one, as llama.cpp does. */
+static const float *pick_rope_factors(const lm_model *m, int32_t n_ctx) {
+    if (m->rope_long || m->rope_short)
+        return n_ctx > m->hp.n_ctx_orig && m->rope_long ? m->rope_long : m->rope_short;
+    return m->rope_freqs;
 }
 
 lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_error *err) {
@@ -34,9 +54,13 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
     const lm_hparams *hp = &model->hp;
     if (n_ctx <= 0) n_ctx = model->n_ctx_default;
     if (n_ctx > 1 << 20) return lm_fail(err, LM_E_ARGUMENT, "context size %d is too large", n_ctx);
+    if (model->pos_embd.data && n_ctx > model->pos_embd.rows)
+        return lm_fail(err, LM_E_ARGUMENT, "context size %d exceeds the %lld positions the model learned",
+                       n_ctx, (long long)model->pos_embd.rows);
     lm_context *c = calloc(1, sizeof *c);
     if (!c) return lm_fail(err, LM_E_MEMORY, "out of memory for a context");
-    const size_t B = LM_MAX_BATCH, d = hp->n_embd, kv = (size_t)hp->n_head_kv * hp->head_dim;
+    const size_t B = LM_MAX_BATCH, d = hp->n_embd, kv = (size_t)hp->n_head_kv * hp->head_dim,
+                 q_dim = (size_t)hp->n_head * hp->head_dim, fused = fused_width(model);
     const size_t cache = (size_t)hp->n_layer * n_ctx * kv;
     c->model = model;
     c->n_ctx = n_ctx;
@@ -44,18 +68,24 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
     c->v_cache = malloc(cache * sizeof(float));
     c->x = malloc(B * d * sizeof(float));
     c->xb = malloc(B * d * sizeof(float));
-    c->q = malloc(B * d * sizeof(float));
+    c->q = malloc(B * q_dim * sizeof(float));
     c->k = malloc(B * kv * sizeof(float));
     c->v = malloc(B * kv * sizeof(float));
-    c->att = malloc(B * d * sizeof(float));
+    c->att = malloc(B * q_dim * sizeof(float));
     c->gate = malloc(B * hp->n_ff * sizeof(float));
     c->up = malloc(B * hp->n_ff * sizeof(float));
+    c->fused = fused ? malloc(B * fused * sizeof(float)) : NULL;
     c->rope = malloc(B * hp->n_rot * sizeof(float));
+    const int own_swa_rope = hp->n_swa && (hp->rope_base_swa != hp->rope_base ||
+                                           hp->rope_freq_scale_swa != hp->rope_freq_scale);
+    c->rope_swa = own_swa_rope ? malloc(B * hp->n_rot * sizeof(float)) : NULL;
+    c->rope_factors = pick_rope_factors(model, n_ctx);
     c->scores = malloc((size_t)n_ctx * LM_MAX_THREADS * sizeof(float));
     c->act = malloc(B * widest_act_row(model));
     c->logits = calloc((size_t)hp->n_vocab, sizeof(float));
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
-        !c->gate || !c->up || !c->rope || !c->scores || !c->act || !c->logits) {
+        !c->gate || !c->up || (fused && !c->fused) || !c->rope || (own_swa_rope && !c->rope_swa) ||
+        !c->scores || !c->act || !c->logits) {
         lm_context_free(c);
         return lm_fail(err, LM_E_MEMORY, "out of memory for a context of %d tokens (%.1f MiB)", n_ctx,
                        lm_context_bytes(hp, n_ctx) / 1048576.0);
@@ -67,8 +97,8 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
 void lm_context_free(lm_context *c) {
     if (!c) return;
     lm_pool_free(c->pool);
-    void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->q, c->k, c->v, c->att,
-                    c->gate, c->up, c->rope, c->scores, c->act, c->logits};
+    void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->q, c->k, c->v, c->att, c->gate,
+                    c->up, c->fused, c->rope, c->rope_swa, c->scores, c->act, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -134,18 +164,18 @@ static void add_bias(float *y, const float *bias, int n, int64_t dim) {
 /* cos/sin pairs of every rotated dimension pair, per token of the batch.
  * Like ggml, the angle is built by repeated multiplication in float so that
  * we rotate by the same angles as llama.cpp does. */
-static void rope_angles(lm_context *c, int32_t pos0, int n) {
-    const lm_model *m = c->model;
-    const int n_rot = m->hp.n_rot;
-    const float theta_scale = powf(m->hp.rope_base, -2.0f / n_rot);
+static void rope_angles(lm_context *c, float *table, float base, float freq_scale, int32_t pos0, int n) {
+    const lm_hparams *hp = &c->model->hp;
+    const int n_rot = hp->n_rot;
+    const float theta_scale = powf(base, -2.0f / n_rot), mscale = hp->rope_attn_factor > 0 ? hp->rope_attn_factor : 1.0f;
     for (int t = 0; t < n; t++) {
         float theta = (float)(pos0 + t);
-        float *cs = c->rope + (size_t)t * n_rot;
+        float *cs = table + (size_t)t * n_rot;
         for (int i = 0; i < n_rot / 2; i++) {
-            float angle = theta * m->hp.rope_freq_scale;
-            if (m->rope_freqs) angle /= m->rope_freqs[i];
-            cs[2 * i] = cosf(angle);
-            cs[2 * i + 1] = sinf(angle);
+            float angle = theta * freq_scale;
+            if (c->rope_factors) angle /= c->rope_factors[i];
+            cs[2 * i] = cosf(angle) * mscale;
+            cs[2 * i + 1] = sinf(angle) * mscale;
             theta *= theta_scale;
         }
     }
@@ -161,10 +191,10 @@ static void rope_rotate(const lm_hparams *hp, const float *cs, float *head) {
     }
 }
 
-static void apply_rope(lm_context *c, int n) {
+static void apply_rope(lm_context *c, const float *table, int n) {
     const lm_hparams *hp = &c->model->hp;
     for (int t = 0; t < n; t++) {
-        const float *cs = c->rope + (size_t)t * hp->n_rot;
+        const float *cs = table + (size_t)t * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++) rope_rotate(hp, cs, c->q + ((size_t)t * hp->n_head + h) * hp->head_dim);
         for (int h = 0; h < hp->n_head_kv; h++) rope_rotate(hp, cs, c->k + ((size_t)t * hp->n_head_kv + h) * hp->head_dim);
     }
@@ -172,24 +202,33 @@ static void apply_rope(lm_context *c, int n) {
 
 typedef struct attend_job {
     lm_context *c;
+    const lm_layer *l;
     int layer, n;
     int32_t pos0;
 } attend_job;
 
-/* One query head of one token over every cached position up to its own
- * (causal), with grouped KV heads. */
-static void attend_head(lm_context *c, int layer, int32_t last, const float *qh, int kv_head, float *scores,
-                        float *out) {
+/* One query head of one token over the cached positions it sees: every one
+ * up to its own (causal), or only the last n_swa on sliding-window layers.
+ * Scores may be soft-capped (gemma2) or biased by distance (ALiBi). */
+static void attend_head(lm_context *c, const attend_job *j, int32_t last, const float *qh, int h,
+                        float *scores, float *out) {
     const lm_hparams *hp = &c->model->hp;
-    const int hd = hp->head_dim;
+    const int hd = hp->head_dim, kv_head = h / (hp->n_head / hp->n_head_kv);
     const size_t kv_dim = (size_t)hp->n_head_kv * hd, kv_off = (size_t)kv_head * hd;
-    const float *kc = c->k_cache + (size_t)layer * c->n_ctx * kv_dim + kv_off;
-    const float *vc = c->v_cache + (size_t)layer * c->n_ctx * kv_dim + kv_off;
-    const float scale = 1.0f / sqrtf((float)hd);
-    for (int32_t j = 0; j <= last; j++) scores[j] = lm_dot_f32(qh, kc + j * kv_dim, hd) * scale;
-    lm_softmax(scores, last + 1);
+    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * kv_dim + kv_off;
+    const float *vc = c->v_cache + (size_t)j->layer * c->n_ctx * kv_dim + kv_off;
+    const int32_t first = j->l->swa && last >= hp->n_swa ? last - hp->n_swa + 1 : 0;
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
+    const float slope = hp->pos == LM_POS_ALIBI ? lm_alibi_slope(h, hp->n_head, hp->alibi_bias_max) : 0.0f;
+    float *s = scores + first;
+    for (int32_t p = first; p <= last; p++) {
+        float score = lm_dot_f32(qh, kc + p * kv_dim, hd) * scale;
+        if (cap > 0) score = cap * tanhf(score * (1.0f / cap));
+        scores[p] = score - slope * (float)(last - p);
+    }
+    lm_softmax(s, last - first + 1);
     memset(out, 0, hd * sizeof(float));
-    for (int32_t j = 0; j <= last; j++) lm_axpy_f32(out, vc + j * kv_dim, scores[j], hd);
+    for (int32_t p = first; p <= last; p++) lm_axpy_f32(out, vc + p * kv_dim, scores[p], hd);
 }
 
 /* Threads take whole (token, head) pairs. */
@@ -197,19 +236,18 @@ static void attend_task(void *arg, int ith, int nth) {
     const attend_job *j = arg;
     lm_context *c = j->c;
     const lm_hparams *hp = &c->model->hp;
-    const int group = hp->n_head / hp->n_head_kv;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
     long begin, end;
     lm_split_range((long)j->n * hp->n_head, ith, nth, 1, &begin, &end);
     for (long i = begin; i < end; i++) {
         const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
         const size_t at = ((size_t)t * hp->n_head + h) * hp->head_dim;
-        attend_head(c, j->layer, j->pos0 + t, c->q + at, h / group, scores, c->att + at);
+        attend_head(c, j, j->pos0 + t, c->q + at, h, scores, c->att + at);
     }
 }
 
-static void attend(lm_context *c, int layer, int32_t pos0, int n) {
-    attend_job job = {c, layer, n, pos0};
+static void attend(lm_context *c, const lm_layer *l, int layer, int32_t pos0, int n) {
+    attend_job job = {c, l, layer, n, pos0};
     lm_pool_run(c->pool, attend_task, &job);
 }
 
@@ -221,17 +259,37 @@ static void store_kv(lm_context *c, int layer, int32_t pos0, int n) {
     memcpy(c->v_cache + at, c->v, n * kv_dim * sizeof(float));
 }
 
-static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int64_t d, float eps) {
-    for (int t = 0; t < n; t++) lm_rmsnorm(out + t * d, x + t * d, w, d, eps);
+/* The family's norm (RMSNorm, or LayerNorm with an optional bias) of n
+ * rows of d values; out may be x. */
+static void norm_rows(const lm_hparams *hp, float *out, const float *x, const float *w, const float *b, int n,
+                      int64_t d) {
+    for (int t = 0; t < n; t++) {
+        if (hp->norm == LM_NORM_LAYER) lm_layernorm(out + t * d, x + t * d, w, b, d, hp->norm_eps);
+        else lm_rmsnorm(out + t * d, x + t * d, w, d, hp->norm_eps);
+    }
 }
 
 static void add_rows(float *x, const float *y, size_t count) {
     for (size_t i = 0; i < count; i++) x[i] += y[i];
 }
 
-static void attention_block(lm_context *c, const lm_layer *l, int layer, int32_t pos0, int n) {
+/* Rows [from, from + width) of each of n rows `stride` wide, packed. */
+static void take_columns(float *out, const float *in, int n, int64_t stride, int64_t from, int64_t width) {
+    for (int t = 0; t < n; t++) memcpy(out + t * width, in + t * stride + from, width * sizeof(float));
+}
+
+/* q, k and v of the normed batch in c->xb, biases added. */
+static void project_qkv(lm_context *c, const lm_layer *l, int n) {
     const lm_hparams *hp = &c->model->hp;
-    rmsnorm_rows(c->xb, c->x, l->attn_norm, n, hp->n_embd, hp->norm_eps);
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    if (l->wqkv.data) {
+        matmul(c, &l->wqkv, c->xb, n, c->fused);
+        add_bias(c->fused, l->bqkv, n, l->wqkv.rows);
+        take_columns(c->q, c->fused, n, l->wqkv.rows, 0, q_dim);
+        take_columns(c->k, c->fused, n, l->wqkv.rows, q_dim, kv_dim);
+        take_columns(c->v, c->fused, n, l->wqkv.rows, q_dim + kv_dim, kv_dim);
+        return;
+    }
     quantize_input(c, &l->wq, c->xb, n);
     multiply(c, &l->wq, n, c->q);
     if (l->wk.type != l->wq.type) quantize_input(c, &l->wk, c->xb, n);
@@ -241,48 +299,107 @@ static void attention_block(lm_context *c, const lm_layer *l, int layer, int32_t
     add_bias(c->q, l->bq, n, l->wq.rows);
     add_bias(c->k, l->bk, n, l->wk.rows);
     add_bias(c->v, l->bv, n, l->wv.rows);
-    apply_rope(c, n);
+}
+
+/* gemma3: RMSNorm of every q and k head before RoPE. */
+static void norm_heads(const lm_hparams *hp, float *x, const float *w, size_t n_heads) {
+    for (size_t h = 0; h < n_heads; h++) lm_rmsnorm(x + h * hp->head_dim, x + h * hp->head_dim, w, hp->head_dim, hp->norm_eps);
+}
+
+static void attention_block(lm_context *c, const lm_layer *l, int layer, int32_t pos0, int n) {
+    const lm_hparams *hp = &c->model->hp;
+    norm_rows(hp, c->xb, c->x, l->attn_norm, l->attn_norm_b, n, hp->n_embd);
+    project_qkv(c, l, n);
+    if (l->q_norm) norm_heads(hp, c->q, l->q_norm, (size_t)n * hp->n_head);
+    if (l->k_norm) norm_heads(hp, c->k, l->k_norm, (size_t)n * hp->n_head_kv);
+    if (hp->pos == LM_POS_ROPE) apply_rope(c, l->swa && c->rope_swa ? c->rope_swa : c->rope, n);
     store_kv(c, layer, pos0, n);
-    attend(c, layer, pos0, n);
+    attend(c, l, layer, pos0, n);
     matmul(c, &l->wo, c->att, n, c->xb);
+    add_bias(c->xb, l->bo, n, hp->n_embd);
+    if (l->attn_post_norm) norm_rows(hp, c->xb, c->xb, l->attn_post_norm, NULL, n, hp->n_embd);
     add_rows(c->x, c->xb, (size_t)n * hp->n_embd);
 }
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
+/* The hidden activations of the normed batch in c->xb, into c->gate. */
+static void ffn_hidden(lm_context *c, const lm_layer *l, int n) {
+    const lm_hparams *hp = &c->model->hp;
+    const size_t count = (size_t)n * hp->n_ff;
+    if (hp->ffn == LM_FFN_GELU) {
+        matmul(c, &l->w_up, c->xb, n, c->gate);
+        add_bias(c->gate, l->b_up, n, hp->n_ff);
+        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gate[i]);
+        return;
+    }
+    if (l->fused_up) {
+        matmul(c, &l->w_up, c->xb, n, c->fused);
+        take_columns(c->gate, c->fused, n, 2 * hp->n_ff, 0, hp->n_ff);
+        take_columns(c->up, c->fused, n, 2 * hp->n_ff, hp->n_ff, hp->n_ff);
+    } else {
+        quantize_input(c, &l->w_gate, c->xb, n);
+        multiply(c, &l->w_gate, n, c->gate);
+        if (l->w_up.type != l->w_gate.type) quantize_input(c, &l->w_up, c->xb, n);
+        multiply(c, &l->w_up, n, c->up);
+    }
+    if (hp->ffn == LM_FFN_GEGLU)
+        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gate[i]) * c->up[i];
+    else
+        for (size_t i = 0; i < count; i++) c->gate[i] = silu(c->gate[i]) * c->up[i];
+}
+
 static void ffn_block(lm_context *c, const lm_layer *l, int n) {
     const lm_hparams *hp = &c->model->hp;
-    rmsnorm_rows(c->xb, c->x, l->ffn_norm, n, hp->n_embd, hp->norm_eps);
-    quantize_input(c, &l->w_gate, c->xb, n);
-    multiply(c, &l->w_gate, n, c->gate);
-    if (l->w_up.type != l->w_gate.type) quantize_input(c, &l->w_up, c->xb, n);
-    multiply(c, &l->w_up, n, c->up);
-    const size_t count = (size_t)n * hp->n_ff;
-    for (size_t i = 0; i < count; i++) c->gate[i] = silu(c->gate[i]) * c->up[i];
+    norm_rows(hp, c->xb, c->x, l->ffn_norm, l->ffn_norm_b, n, hp->n_embd);
+    ffn_hidden(c, l, n);
     matmul(c, &l->w_down, c->gate, n, c->xb);
+    add_bias(c->xb, l->b_down, n, hp->n_embd);
+    if (l->ffn_post_norm) norm_rows(hp, c->xb, c->xb, l->ffn_post_norm, NULL, n, hp->n_embd);
     add_rows(c->x, c->xb, (size_t)n * hp->n_embd);
 }
 
-static void embed(lm_context *c, const int32_t *tokens, int n) {
-    const lm_matrix *e = &c->model->tok_embd;
-    for (int t = 0; t < n; t++)
-        lm_dequantize_row(e->type, (const char *)e->data + (size_t)tokens[t] * e->row_bytes,
-                          c->x + (size_t)t * e->cols, e->cols);
+/* Token embeddings, scaled (gemma), plus learned positions (gpt2), normed
+ * (bloom). */
+static void embed(lm_context *c, const int32_t *tokens, int32_t pos0, int n) {
+    const lm_model *m = c->model;
+    const lm_matrix *e = &m->tok_embd, *p = &m->pos_embd;
+    const int64_t d = e->cols;
+    for (int t = 0; t < n; t++) {
+        float *x = c->x + (size_t)t * d;
+        lm_dequantize_row(e->type, (const char *)e->data + (size_t)tokens[t] * e->row_bytes, x, d);
+        if (m->hp.embd_scale != 1.0f)
+            for (int64_t i = 0; i < d; i++) x[i] *= m->hp.embd_scale;
+        if (p->data) {
+            lm_dequantize_row(p->type, (const char *)p->data + (size_t)(pos0 + t) * p->row_bytes, c->xb, d);
+            add_rows(x, c->xb, (size_t)d);
+        }
+    }
+    if (m->tok_embd_norm) norm_rows(&m->hp, c->x, c->x, m->tok_embd_norm, m->tok_embd_norm_b, n, d);
+}
+
+static void output_logits(lm_context *c, const float *x) {
+    const lm_model *m = c->model;
+    const lm_hparams *hp = &m->hp;
+    norm_rows(hp, c->xb, x, m->output_norm, m->output_norm_b, 1, hp->n_embd);
+    matmul(c, &m->output, c->xb, 1, c->logits);
+    if (hp->final_softcap > 0)
+        for (int32_t i = 0; i < hp->n_vocab; i++)
+            c->logits[i] = hp->final_softcap * tanhf(c->logits[i] * (1.0f / hp->final_softcap));
 }
 
 static void forward_batch(lm_context *c, const int32_t *tokens, int n, int want_logits) {
     const lm_model *m = c->model;
-    const int64_t d = m->hp.n_embd;
-    embed(c, tokens, n);
-    rope_angles(c, c->pos, n);
-    for (int i = 0; i < m->hp.n_layer; i++) {
+    const lm_hparams *hp = &m->hp;
+    embed(c, tokens, c->pos, n);
+    if (hp->pos == LM_POS_ROPE) rope_angles(c, c->rope, hp->rope_base, hp->rope_freq_scale, c->pos, n);
+    if (c->rope_swa) rope_angles(c, c->rope_swa, hp->rope_base_swa, hp->rope_freq_scale_swa, c->pos, n);
+    for (int i = 0; i < hp->n_layer; i++) {
         attention_block(c, &m->layers[i], i, c->pos, n);
         ffn_block(c, &m->layers[i], n);
     }
     c->pos += n;
-    if (!want_logits) return;
-    lm_rmsnorm(c->xb, c->x + (size_t)(n - 1) * d, m->output_norm, d, m->hp.norm_eps);
-    matmul(c, &m->output, c->xb, 1, c->logits);
+    if (want_logits) output_logits(c, c->x + (size_t)(n - 1) * hp->n_embd);
 }
 
 lm_status lm_eval(lm_context *c, const int32_t *tokens, int32_t n, lm_error *err) {

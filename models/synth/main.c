@@ -17,6 +17,8 @@ static const synth_shape shapes[] = {
     {"smollm2-135m", 576, 30, 9, 3, 1536, 2048},
     {"smollm2-360m", 960, 32, 15, 5, 2560, 2048},
     {"qwen2.5-0.5b", 896, 24, 14, 2, 4864, 32768},
+    {"tiny6", 256, 6, 4, 2, 768, 512}, /* gemma3: one global layer in six */
+    {"gemma3-1b", 1152, 26, 4, 1, 6912, 32768},
 };
 
 #define DEFAULT_VOCAB "/work/shared/vocab/ggml-vocab-gpt-2.gguf"
@@ -29,9 +31,9 @@ typedef struct options {
 
 static void usage(FILE *fp) {
     fprintf(fp,
-            "usage: localm-synth --arch llama|qwen2 --shape NAME --type TYPE [--vocab VOCAB.gguf]\n"
+            "usage: localm-synth --arch ARCH --shape NAME --type TYPE [--vocab VOCAB.gguf]\n"
             "                    [--seed N] [--tied] [--rope-freqs] -o OUT.gguf\n"
-            "  shapes: tiny smollm2-135m smollm2-360m qwen2.5-0.5b\n"
+            "  shapes: tiny tiny6 smollm2-135m smollm2-360m qwen2.5-0.5b gemma3-1b\n"
             "  types:  %s\n"
             "  --vocab      tokenizer source (default %s)\n"
             "  --tied       no output.weight: the embedding doubles as the output matrix\n"
@@ -86,8 +88,8 @@ static int parse_args(int argc, char **argv, options *o) {
         }
     }
     if (!o->shape || !o->type || !o->out) return fail("%s", "--shape, --type and -o are required (see --help)");
-    if (strcmp(o->arch, "llama") != 0 && strcmp(o->arch, "qwen2") != 0)
-        return fail("unknown --arch '%s' (llama or qwen2)", o->arch);
+    if (strcmp(o->arch, "llama") != 0 && strcmp(o->arch, "qwen2") != 0 && !synth_family_known(o->arch))
+        return fail("unknown --arch '%s' (llama, qwen2, gemma, gemma2, gemma3, phi3, gpt2, mpt, bloom)", o->arch);
     if (o->rope_freqs && strcmp(o->arch, "llama") != 0) return fail("%s", "--rope-freqs is for --arch llama");
     return 0;
 }
@@ -156,7 +158,8 @@ static int run(const options *o) {
     if (!shape) return fail("unknown --shape '%s' (see --help)", o->shape);
     if (!ft) return fail("unknown --type '%s' (see --help)", o->type);
 
-    synth_model m = {.arch = o->arch, .shape = *shape, .seed = o->seed, .tied = o->tied,
+    synth_model m = {.arch = o->arch, .shape = *shape, .seed = o->seed,
+                     .tied = o->tied || synth_family_tied(o->arch),
                      .rope_freqs = o->rope_freqs};
     /* llama 3 pairs rope_freqs with a 500000 base; Qwen2 uses 1e6. */
     m.freq_base = strcmp(o->arch, "qwen2") == 0 ? 1e6f : o->rope_freqs ? 5e5f : 1e4f;
@@ -171,6 +174,7 @@ static int run(const options *o) {
     if (s == LM_OK && !synth_plan_successors(&m, types))
         s = lm_fail(&err, LM_E_MEMORY, "out of memory (or no normal tokens in %s)", o->vocab);
     if (s == LM_OK) s = set_metadata(w, &m, ft, &err);
+    if (s == LM_OK) s = synth_family_metadata(w, &m, &err);
     if (s == LM_OK) s = gguf_copy_kv_prefix(w, &vocab.file, "tokenizer.", &err);
     if (s == LM_OK) s = synth_add_tensors(w, &m, ft, &sw, &err);
     if (s == LM_OK) s = gguf_write_file(w, o->out, &err);

@@ -31,18 +31,10 @@
  * the residual stream. */
 #define LAYERS_GAIN 0.7f
 
-typedef enum {
-    W_EMBD,       /* token_embd: std 1 */
-    W_NORM,       /* RMS norm gains: near 1 */
-    W_RANDOM,     /* matrices and biases: std = scale */
-    W_OUTPUT,     /* noise plus the successor structure */
-    W_ROPE_FREQS, /* llama-3 rope factors */
-} weight_kind;
-
 typedef struct synth_tensor {
     const synth_model *m;
     char name[64];
-    weight_kind kind;
+    synth_weight_kind kind;
     float scale;
     lm_type type;
     uint32_t n_dims;
@@ -113,7 +105,7 @@ int synth_plan_successors(synth_model *m, const int32_t *token_types) {
 /* The embedding's standard deviation. Untied, 1 (the output matrix sets the
  * logit scale); tied, the embedding is the output matrix too, and this keeps
  * its logits in the same range: each token then predicts itself. */
-static float embd_std(const synth_model *m) {
+float synth_embd_std(const synth_model *m) {
     return m->tied ? NOISE_LOGIT / sqrtf((float)m->shape.n_embd) : 1.0f;
 }
 
@@ -146,7 +138,7 @@ static void output_row(const synth_tensor *t, int64_t row, float *out, float *tm
     if (pred < 0) return;
     /* The embedding row has norm ~√n and the normed residual too, with a
      * cosine of ~0.8 between them. */
-    random_row(m->seed, "token_embd.weight", pred, embd_std(m), tmp, n); /* untied: 1 */
+    random_row(m->seed, "token_embd.weight", pred, synth_embd_std(m), tmp, n); /* untied: 1 */
     float c = SUCCESSOR_LOGIT / (0.8f * (float)n);
     for (int64_t i = 0; i < n; i++) out[i] += c * tmp[i];
 }
@@ -156,14 +148,14 @@ static void make_row(void *user, int64_t row, float *out, float *scratch) {
     const synth_tensor *t = user;
     int64_t n = t->ne[0];
     switch (t->kind) {
-    case W_EMBD: random_row(t->m->seed, t->name, row, embd_std(t->m), out, n); break;
-    case W_NORM:
+    case SYNTH_W_EMBD: random_row(t->m->seed, t->name, row, synth_embd_std(t->m), out, n); break;
+    case SYNTH_W_NORM:
         random_row(t->m->seed, t->name, row, 0.05f, out, n);
         for (int64_t i = 0; i < n; i++) out[i] += 1.0f;
         break;
-    case W_RANDOM: random_row(t->m->seed, t->name, row, t->scale, out, n); break;
-    case W_OUTPUT: output_row(t, row, out, scratch); break;
-    case W_ROPE_FREQS: rope_factors(t->m, out, n); break;
+    case SYNTH_W_RANDOM: random_row(t->m->seed, t->name, row, t->scale, out, n); break;
+    case SYNTH_W_OUTPUT: output_row(t, row, out, scratch); break;
+    case SYNTH_W_ROPE_FREQS: rope_factors(t->m, out, n); break;
     }
 }
 
@@ -181,8 +173,8 @@ static synth_tensor *push(synth_weights *sw) {
 }
 
 /* Describes one tensor; its type is picked once the whole list is known. */
-static int describe(synth_weights *sw, const synth_model *m, const char *name, weight_kind kind,
-                    float scale, int64_t ne0, int64_t ne1) {
+int synth_describe(synth_weights *sw, const synth_model *m, const char *name, synth_weight_kind kind,
+                   float scale, int64_t ne0, int64_t ne1) {
     synth_tensor *t = push(sw);
     if (!t) return 0;
     *t = (synth_tensor){.m = m, .kind = kind, .scale = scale, .n_dims = ne1 ? 2 : 1, .ne = {ne0, ne1 ? ne1 : 1}};
@@ -195,40 +187,41 @@ static int describe_layer(synth_weights *sw, const synth_model *m, int il) {
     int64_t n = s->n_embd, n_kv = (int64_t)s->n_embd / s->n_head * s->n_head_kv, ff = s->n_ff;
     float in_std = 1.0f / sqrtf((float)n);
     /* Relative to the embedding, which the residual stream starts from. */
-    float gain = LAYERS_GAIN * embd_std(m) / sqrtf(2.0f * s->n_layer);
+    float gain = LAYERS_GAIN * synth_embd_std(m) / sqrtf(2.0f * s->n_layer);
     int ok = 1;
     char name[64];
 #define LAYER_TENSOR(suffix, kind, scale, ne0, ne1)                     \
     (snprintf(name, sizeof name, "blk.%d.%s", il, suffix),              \
-     ok = ok && describe(sw, m, name, kind, scale, ne0, ne1))
-    LAYER_TENSOR("attn_norm.weight", W_NORM, 0, n, 0);
+     ok = ok && synth_describe(sw, m, name, kind, scale, ne0, ne1))
+    LAYER_TENSOR("attn_norm.weight", SYNTH_W_NORM, 0, n, 0);
     /* q·k/√head_dim gets a standard deviation of about 4: fairly sharp. */
-    LAYER_TENSOR("attn_q.weight", W_RANDOM, 2.0f * in_std, n, n);
-    LAYER_TENSOR("attn_k.weight", W_RANDOM, 2.0f * in_std, n, n_kv);
-    LAYER_TENSOR("attn_v.weight", W_RANDOM, in_std, n, n_kv);
+    LAYER_TENSOR("attn_q.weight", SYNTH_W_RANDOM, 2.0f * in_std, n, n);
+    LAYER_TENSOR("attn_k.weight", SYNTH_W_RANDOM, 2.0f * in_std, n, n_kv);
+    LAYER_TENSOR("attn_v.weight", SYNTH_W_RANDOM, in_std, n, n_kv);
     if (strcmp(m->arch, "qwen2") == 0) {
-        LAYER_TENSOR("attn_q.bias", W_RANDOM, 0.2f, n, 0);
-        LAYER_TENSOR("attn_k.bias", W_RANDOM, 0.2f, n_kv, 0);
-        LAYER_TENSOR("attn_v.bias", W_RANDOM, 0.2f, n_kv, 0);
+        LAYER_TENSOR("attn_q.bias", SYNTH_W_RANDOM, 0.2f, n, 0);
+        LAYER_TENSOR("attn_k.bias", SYNTH_W_RANDOM, 0.2f, n_kv, 0);
+        LAYER_TENSOR("attn_v.bias", SYNTH_W_RANDOM, 0.2f, n_kv, 0);
     }
-    LAYER_TENSOR("attn_output.weight", W_RANDOM, 2.0f * gain * in_std, n, n);
-    LAYER_TENSOR("ffn_norm.weight", W_NORM, 0, n, 0);
-    LAYER_TENSOR("ffn_gate.weight", W_RANDOM, in_std, n, ff);
-    LAYER_TENSOR("ffn_up.weight", W_RANDOM, in_std, n, ff);
+    LAYER_TENSOR("attn_output.weight", SYNTH_W_RANDOM, 2.0f * gain * in_std, n, n);
+    LAYER_TENSOR("ffn_norm.weight", SYNTH_W_NORM, 0, n, 0);
+    LAYER_TENSOR("ffn_gate.weight", SYNTH_W_RANDOM, in_std, n, ff);
+    LAYER_TENSOR("ffn_up.weight", SYNTH_W_RANDOM, in_std, n, ff);
     /* silu(gate)·up has an RMS of about 0.5. */
-    LAYER_TENSOR("ffn_down.weight", W_RANDOM, 2.0f * gain / sqrtf((float)ff), ff, n);
+    LAYER_TENSOR("ffn_down.weight", SYNTH_W_RANDOM, 2.0f * gain / sqrtf((float)ff), ff, n);
 #undef LAYER_TENSOR
     return ok;
 }
 
 static int describe_model(synth_weights *sw, const synth_model *m) {
     const synth_shape *s = &m->shape;
-    int ok = describe(sw, m, "token_embd.weight", W_EMBD, 0, s->n_embd, m->n_vocab);
+    if (synth_family_known(m->arch)) return synth_family_describe(sw, m);
+    int ok = synth_describe(sw, m, "token_embd.weight", SYNTH_W_EMBD, 0, s->n_embd, m->n_vocab);
     if (m->rope_freqs)
-        ok = ok && describe(sw, m, "rope_freqs.weight", W_ROPE_FREQS, 0, s->n_embd / s->n_head / 2, 0);
+        ok = ok && synth_describe(sw, m, "rope_freqs.weight", SYNTH_W_ROPE_FREQS, 0, s->n_embd / s->n_head / 2, 0);
     for (int il = 0; il < s->n_layer && ok; il++) ok = describe_layer(sw, m, il);
-    ok = ok && describe(sw, m, "output_norm.weight", W_NORM, 0, s->n_embd, 0);
-    if (!m->tied) ok = ok && describe(sw, m, "output.weight", W_OUTPUT, 0, s->n_embd, m->n_vocab);
+    ok = ok && synth_describe(sw, m, "output_norm.weight", SYNTH_W_NORM, 0, s->n_embd, 0);
+    if (!m->tied) ok = ok && synth_describe(sw, m, "output.weight", SYNTH_W_OUTPUT, 0, s->n_embd, m->n_vocab);
     return ok;
 }
 
