@@ -133,6 +133,9 @@ const TENSORS = [
   ['blk.0.ffn_up.weight', EMBD, FF], ['blk.0.ffn_down.weight', FF, EMBD],
 ];
 
+const BREAKAGE_FIELDS = ['drop_key', 'arch', 'drop_tensor', 'odd_tensor', 'odd_type', 'odd_rows', 'head_count',
+  'split_count'];
+
 // breakage: the C struct's fields (drop_key, arch, drop_tensor, odd_tensor,
 // odd_type, odd_rows, head_count, split_count) plus JS-only ones: set (keys
 // replaced or added: number -> uint32, string -> string) and n_scores.
@@ -283,8 +286,16 @@ test('every row of the test_model.c broken-model table, through LocalLM.load', {
   hostileSuite(() => modelTable().map(({ name, breakage, code, part }) => ({ name, bytes: buildModel(breakage), code, part }))));
 
 test('the tables read from the C sources are complete', () => {
-  assert.ok(ggufTable().length >= 28, `only ${ggufTable().length} rows read from test_gguf.c`);
-  assert.ok(modelTable().length >= 7, `only ${modelTable().length} rows read from test_model.c`);
+  const gguf = cSource('test_gguf.c');
+  const table = gguf.slice(gguf.indexOf('cases[] = {'), gguf.indexOf('};', gguf.indexOf('cases[] = {')));
+  assert.equal(ggufTable().length, (table.match(/LM_E_\w+/g) ?? []).length, 'every row of cases[] in test_gguf.c was read');
+  const calls = cSource('test_model.c').match(/^\s+expect_error\(/gm) ?? [];
+  assert.equal(modelTable().length, calls.length, 'every expect_error() row of test_model.c was read');
+  for (const { name, breakage } of modelTable()) {
+    for (const field of Object.keys(breakage)) {
+      assert.ok(BREAKAGE_FIELDS.includes(field), `test_model.c row '${name}' sets .${field}, which buildModel does not know`);
+    }
+  }
 });
 
 // JS-only: broken values the C breakage struct cannot express.
