@@ -8,16 +8,23 @@
 // prints the largest logit difference, or the first mismatch (exit 1).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 import { loadLlama, traceGreedy } from './llamacpp-trace.mjs';
 
+/* localm's greedy trace (the dump goes to a temporary directory: the model
+ * may sit in a read-only one). */
 export function runLocalm(localm, model, prompt, nPredict) {
-    const dump = `${model}.localm.jsonl`;
-    execFileSync(localm, ['run', '-m', model, '-p', prompt, '-n', String(nPredict), '--temp', '0',
-        '--dump-logits', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const steps = fs.readFileSync(dump, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    fs.rmSync(dump);
-    return steps;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localm-parity-'));
+    try {
+        const dump = path.join(dir, 'logits.jsonl');
+        execFileSync(localm, ['run', '-m', model, '-p', prompt, '-n', String(nPredict), '--temp', '0',
+            '--dump-logits', dump], { stdio: ['ignore', 'ignore', 'pipe'] });
+        return fs.readFileSync(dump, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 /* Compares one step's top lists. Entries are matched by token id; a token in
