@@ -197,7 +197,7 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
 
 typedef struct {
     v128_t w[4];
-    uint16_t d, m; /* halves: converted four at a time by the tiles */
+    uint16_t d, m; /* halves, converted where the tile applies them */
 } wblock32;
 
 /* Bit j (element j) of Q5's 32-bit qh as 16 in the element's lane: lanes of
@@ -259,20 +259,20 @@ typedef void decode32_fn(const uint8_t *p, wblock32 *o);
 
 /* R rows x four tokens (prompt tiles): each row's dots with the four tokens
  * are summed across lanes into one vector (lane t = token t). */
-INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_min, int R, int64_t nb, const uint8_t *w,
+INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int has_min, int R, int64_t nb, const uint8_t *w,
                            size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
     v128_t acc[4];
     for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a[4] = {x + b, x + xrb + b, x + 2 * xrb + b, x + 3 * xrb + b};
-        v128_t off = wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]);
         v128_t da = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
         for (int r = 0; r < R; r++) {
             wblock32 wb;
             decode(w + r * wrb + b * bbytes, &wb);
             v128_t q = sum_lanes4(dot32(wb.w, a[0]->q), dot32(wb.w, a[1]->q), dot32(wb.w, a[2]->q),
                                   dot32(wb.w, a[3]->q));
-            v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_add(q, off)), da);
+            if (has_off) q = wasm_i32x4_add(q, wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]));
+            v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), da);
             acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, wasm_f32x4_splat(half_to_f32(wb.d))));
             if (has_min) {
                 v128_t dsum = wasm_f32x4_make(a[0]->dsum, a[1]->dsum, a[2]->dsum, a[3]->dsum);
@@ -288,14 +288,15 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_min, int R
 }
 
 /* One row x one token: matrix-vector products and the tails. */
-INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_min, int64_t nb, const uint8_t *w,
+INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_off, int has_min, int64_t nb, const uint8_t *w,
                        const act32 *x, float *y) {
     v128_t acc = wasm_f32x4_splat(0);
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a = x + b;
         wblock32 wb;
         decode(w + b * bbytes, &wb);
-        v128_t q = wasm_i32x4_add(dot32(wb.w, a->q), wasm_v128_load(a->off));
+        v128_t q = dot32(wb.w, a->q);
+        if (has_off) q = wasm_i32x4_add(q, wasm_v128_load(a->off));
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q),
                                                  wasm_f32x4_splat(half_to_f32(wb.d) * a->d)));
         if (has_min) acc = wasm_f32x4_add(acc, wasm_f32x4_make(half_to_f32(wb.m) * a->dsum, 0, 0, 0));
@@ -303,16 +304,17 @@ INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_min, int64_t n
     *y = hsum_f32x4(acc);
 }
 
-INLINE void tile32(decode32_fn decode, size_t bbytes, int has_min, int R, int T, int64_t nb,
+INLINE void tile32(decode32_fn decode, size_t bbytes, int has_off, int has_min, int R, int T, int64_t nb,
                    const uint8_t *w, size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
-    if (T == 4) tile32_tokens4(decode, bbytes, has_min, R, nb, w, wrb, x, xrb, y, ys);
-    else tile32_one(decode, bbytes, has_min, nb, w, x, y); /* R == T == 1 */
+    if (T == 4) tile32_tokens4(decode, bbytes, has_off, has_min, R, nb, w, wrb, x, xrb, y, ys);
+    else tile32_one(decode, bbytes, has_off, has_min, nb, w, x, y); /* R == T == 1 */
 }
 
 /* ---- K-quant weights ---- */
 
 /* A super-block's scales, decoded once: chunk c's vectors 0 and 2 are
- * multiplied by s[lo(c)], vectors 1 and 3 by s[hi(c)] (chunk_scales). Its
+ * multiplied by s[lo], vectors 1 and 3 by s[lo + step] (chunk_scale_lo,
+ * chunk_scale_step). Its
  * value is d * sum(s * q * a) - dm * sum(mins * bsum), times the activation
  * d; mins has one int16 per group of 16 elements. */
 typedef struct {
@@ -600,10 +602,10 @@ typedef struct {
     int gemv_rows, gemm_rows;
 } tiles;
 
-#define TILES32(name, blk, has_min)                                                                          \
+#define TILES32(name, blk, has_off, has_min)                                                                        \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
-        tile32(decode_##name, sizeof(blk), has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
+        tile32(decode_##name, sizeof(blk), has_off, has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
                (int64_t)(xrb / sizeof(act32)), y, ys);                                                      \
     }                                                                                                       \
     TILE_VARIANTS(name, 1, 4)
@@ -637,11 +639,11 @@ typedef struct {
     TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)                                                               \
     enum { name##_gemv_rows = gemv_rows, name##_gemm_rows = gemm_rows };
 
-TILES32(q4_0, lm_block_q4_0, 0)
-TILES32(q4_1, lm_block_q4_1, 1)
-TILES32(q5_0, lm_block_q5_0, 0)
-TILES32(q5_1, lm_block_q5_1, 1)
-TILES32(q8_0, lm_block_q8_0, 0)
+TILES32(q4_0, lm_block_q4_0, 1, 0)
+TILES32(q4_1, lm_block_q4_1, 0, 1)
+TILES32(q5_0, lm_block_q5_0, 1, 0)
+TILES32(q5_1, lm_block_q5_1, 0, 1)
+TILES32(q8_0, lm_block_q8_0, 0, 0)
 TILESK(q2_k, lm_block_q2_K, LM_TYPE_Q2_K)
 TILESK(q3_k, lm_block_q3_K, LM_TYPE_Q3_K)
 TILESK(q4_k, lm_block_q4_K, LM_TYPE_Q4_K)
