@@ -38,6 +38,8 @@ _Static_assert(sizeof(lmw_step) == 20, "worker.js reads lmw_step as five 32-bit 
 static lm_error last_error;
 static lmw_step step;
 
+/* Passes a status through; success clears last_error, so JS never reads a
+ * stale message. */
 static lm_status remember(lm_status status) {
     if (status == LM_OK) last_error.code = LM_OK, last_error.message[0] = '\0';
     return status;

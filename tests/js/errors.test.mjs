@@ -73,7 +73,7 @@ test('a model over the wasm32 limit is E_MEMORY before allocation, giving the si
   closeSync(fd);
   const error = await errorOf(LocalLM.load(huge));
   assert.equal(error.code, 'E_MEMORY');
-  assert.match(error.message, /5120\.0 MiB.*4 GiB/);
+  assert.match(error.message, /5120\.0 MiB.* available .*4 GiB/);
 });
 
 test('a context whose KV cache cannot fit wasm32 memory is E_MEMORY, giving the sizes', { skip }, async () => {
@@ -81,6 +81,17 @@ test('a context whose KV cache cannot fit wasm32 memory is E_MEMORY, giving the 
   const error = await errorOf(LocalLM.load(storiesModel, { contextSize: 1 << 22 }));
   assert.equal(error.code, 'E_MEMORY');
   assert.match(error.message, /needs [\d.]+ MiB .* available/);
+});
+
+test('memoryBudget refuses a model over it with E_MEMORY, before or after reading it', { skip }, async () => {
+  const { LocalLM } = await loadApi();
+  const files = await errorOf(LocalLM.load(storiesModel, { memoryBudget: 1 << 20 }));
+  assert.equal(files.code, 'E_MEMORY');
+  assert.match(files.message, /1\.0 MiB are available \(the memoryBudget option\)/);
+  const context = await errorOf(LocalLM.load(storiesModel, { memoryBudget: 2 << 20, contextSize: 4096 }));
+  assert.equal(context.code, 'E_MEMORY');
+  assert.match(context.message, /context of 4096 tokens/);
+  await (await LocalLM.load(storiesModel, { memoryBudget: 64 << 20 })).unload();
 });
 
 test('a URL whose size is over the wasm32 limit is E_MEMORY', { skip }, async () => {
@@ -104,6 +115,8 @@ test('malformed options are E_OPTION naming the option', { skip }, async () => {
   assert.equal(await codeOf(LocalLM.load(storiesModel, { contextSize: -1 })), 'E_OPTION');
   assert.equal(await codeOf(LocalLM.load(storiesModel, { threads: 0 })), 'E_OPTION');
   assert.equal(await codeOf(LocalLM.load(storiesModel, { contxtSize: 64 })), 'E_OPTION');
+  assert.equal(await codeOf(LocalLM.load(storiesModel, { contextSize: 2 ** 31 })), 'E_OPTION');
+  assert.equal(await codeOf(LocalLM.load(storiesModel, { memoryBudget: -1 })), 'E_OPTION');
   const lm = await LocalLM.load(storiesModel);
   try {
     for (const options of [{ maxTokens: -1 }, { topP: 2 }, { temperature: 'hot' }, { maxTokenz: 3 },

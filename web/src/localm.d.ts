@@ -37,6 +37,8 @@ export interface LoadOptions {
    * build; elsewhere, and in Node, the model runs on one thread.
    */
   threads?: number;
+  /** Refuse (E_MEMORY) a model whose weights + KV cache + scratch exceed this many bytes (0: only the 4 GiB of wasm32). */
+  memoryBudget?: number;
   /** Keep downloaded weights in IndexedDB (browsers; default true). */
   cache?: boolean;
   onProgress?: (progress: LoadProgress) => void;

@@ -28,7 +28,8 @@ const GENERATE_KEYS = {
   ignoreEos: 'ignore_eos',
   addBos: 'add_bos',
 };
-const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal']);
+const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal', 'memoryBudget']);
+const INT32_MAX = 2 ** 31 - 1;
 
 function lmError(code, message, extra) {
   const error = new Error(message);
@@ -48,12 +49,15 @@ function checkLoadOptions(options) {
   for (const key of Object.keys(options)) {
     if (!LOAD_OPTIONS.has(key)) throw lmError('E_OPTION', `unknown load option "${key}"`);
   }
-  const { contextSize = 0, threads = 1, onProgress, signal } = options;
-  if (!isNonNegativeInteger(contextSize)) {
-    throw lmError('E_OPTION', `contextSize must be a non-negative integer, got ${contextSize}`);
+  const { contextSize = 0, threads = 1, memoryBudget = 0, onProgress, signal } = options;
+  if (!isNonNegativeInteger(contextSize) || contextSize > INT32_MAX) {
+    throw lmError('E_OPTION', `contextSize must be an integer from 0 to ${INT32_MAX}, got ${contextSize}`);
   }
-  if (!isNonNegativeInteger(threads) || threads < 1) {
-    throw lmError('E_OPTION', `threads must be a positive integer, got ${threads}`);
+  if (!isNonNegativeInteger(threads) || threads < 1 || threads > 256) {
+    throw lmError('E_OPTION', `threads must be an integer from 1 to 256, got ${threads}`);
+  }
+  if (!isNonNegativeInteger(memoryBudget)) {
+    throw lmError('E_OPTION', `memoryBudget must be a non-negative integer (bytes), got ${memoryBudget}`);
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw lmError('E_OPTION', 'onProgress must be a function');
@@ -243,13 +247,13 @@ export class LocalLM {
 
   static async load(source, options = {}) {
     checkLoadOptions(options);
-    const { contextSize = 0, threads = 1, cache = true, onProgress, signal } = options;
+    const { contextSize = 0, threads = 1, memoryBudget = 0, cache = true, onProgress, signal } = options;
     checkAborted(signal, 'loading');
     const { source: described, transfer } = describeSource(source);
     const channel = new Channel(await startWorker());
     try {
       const loaded = await channel.request('load',
-        { source: described, contextSize, threads, cache: cache !== false },
+        { source: described, contextSize, threads, memoryBudget, cache: cache !== false },
         { transfer, signal, onEvent: (event) => onProgress?.(event) });
       return new LocalLM(channel, loaded);
     } catch (error) {

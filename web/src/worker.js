@@ -97,19 +97,23 @@ function withStrings(texts, fn) {
 // Keeps the running total of model bytes so that a model too big for wasm32
 // is refused before its bytes are allocated.
 class PartAllocator {
-  constructor(knownTotal) {
+  // memoryBudget: the caller's limit in bytes (0: none).
+  constructor(knownTotal, memoryBudget) {
     this.ptrs = [];
     this.sizes = [];
     this.reserved = 0;
-    this.available = WASM_HEAP_MAX - heap().length; // the budget of the whole model
+    const free = WASM_HEAP_MAX - heap().length;
+    // The budget of the whole model: weights, KV cache and scratch.
+    this.available = memoryBudget > 0 ? Math.min(memoryBudget, free) : free;
+    this.limit = memoryBudget > 0 && memoryBudget < free ? 'the memoryBudget option'
+      : 'wasm32 memory is limited to 4 GiB';
     this.check(knownTotal);
   }
 
   check(total) {
-    const { available } = this;
-    if (total > available) {
-      throw fail('E_MEMORY', `the model needs ${mib(total)} but wasm32 memory is limited to ` +
-        `4 GiB (${mib(available)} available)`);
+    if (total > this.available) {
+      throw fail('E_MEMORY', `the model's files take ${mib(total)} but only ${mib(this.available)} ` +
+        `are available (${this.limit})`);
     }
   }
 
@@ -204,8 +208,8 @@ async function knownSize({ kind, parts }) {
 }
 
 // source: { kind: 'url' | 'path' | 'blob' | 'buffer', parts: [...] }.
-async function readParts(source, cache, signal, post) {
-  const parts = new PartAllocator(await knownSize(source));
+async function readParts(source, cache, memoryBudget, signal, post) {
+  const parts = new PartAllocator(await knownSize(source), memoryBudget);
   try {
     for (const [index, part] of source.parts.entries()) {
       const done = parts.reserved; // bytes of the parts before this one
@@ -228,10 +232,10 @@ async function readParts(source, cache, signal, post) {
   }
 }
 
-async function load({ source, contextSize, cache, threads: asked }, signal, post) {
+async function load({ source, contextSize, cache, threads: asked, memoryBudget }, signal, post) {
   const threads = threadsAvailable(asked);
   core = await loadCore(threads);
-  const parts = await readParts(source, cache, signal, post);
+  const parts = await readParts(source, cache, memoryBudget, signal, post);
   const n = parts.ptrs.length;
   const table = mallocOrFail(8 * n, 'the part table');
   new Uint32Array(heap().buffer, table, 2 * n).set([...parts.ptrs, ...parts.sizes]);
