@@ -88,7 +88,9 @@ async function workerHeapProbe(browser) {
   };
 }
 
-export async function browserSoak({ calls, seed = 1, warmup = 10, every = 50, log = () => {} }) {
+// Opens tests/browser/pages/soak.html in headless Chromium and runs
+// fn(page, problems) there; problems collects page errors and failed requests.
+async function withSoakPage(fn) {
   const { launchBrowser, startServer } = await import('../tests/browser/demo-harness.mjs');
   const server = await startServer({ mounts: {
     '/test/': path.join(repoRoot, 'tests/browser/pages'),
@@ -102,11 +104,22 @@ export async function browserSoak({ calls, seed = 1, warmup = 10, every = 50, lo
     page.on('response', (r) => {
       if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
+    page.on('crash', () => problems.push('the page crashed'));
+    return await fn(page, problems, browser, server);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+export const SOAK_MODEL_URL = '/soak-models/stories260K.gguf';
+
+export async function browserSoak({ calls, seed = 1, warmup = 10, every = 50, log = () => {} }) {
+  return withSoakPage(async (page, problems, browser, server) => {
     page.on('console', (m) => {
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
       else if (m.text().startsWith('soak:')) log(`chromium ${m.text()}`);
     });
-    page.on('crash', () => problems.push('the page crashed'));
     const pageSession = await page.context().newCDPSession(page);
     let workerHeap = null;
     await page.exposeFunction('soakHeap', async () => {
@@ -117,14 +130,20 @@ export async function browserSoak({ calls, seed = 1, warmup = 10, every = 50, lo
     });
     await page.goto(`${server.base}/test/soak.html`);
     const figures = await page.evaluate((args) => window.soakRun(args),
-      { calls, seed, warmup, every, model: '/soak-models/stories260K.gguf' });
+      { calls, seed, warmup, every, model: SOAK_MODEL_URL });
     if (figures.error) throw Object.assign(new Error(figures.error.message), { code: figures.error.code });
     figures.problems = problems;
     return figures;
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
+}
+
+// The hostile loads of soak.js's soakHostile: [{ what, code, message, after }].
+export async function browserHostileLoads() {
+  return withSoakPage(async (page, problems, browser, server) => {
+    await page.goto(`${server.base}/test/soak.html`);
+    const results = await page.evaluate((model) => window.soakHostile(model), SOAK_MODEL_URL);
+    return { results, problems };
+  });
 }
 
 // ---- npm run soak -------------------------------------------------------
