@@ -1,3 +1,4 @@
+#include "alloc.h"
 #include "pretok.h"
 
 #include <stdlib.h>
@@ -385,20 +386,20 @@ static void run_pass(const pass *p, const pretok_words *w, size_t b, size_t e, p
 static int reserve(pretok_words *w, size_t n_cps, size_t n_bytes) {
     if (n_cps + 1 > w->cap) {
         size_t cap = n_cps + 1;
-        uint32_t *cps = realloc(w->cps, cap * sizeof *cps);
+        uint32_t *cps = lm_realloc_array(w->cps, cap, sizeof *cps);
         if (cps) w->cps = cps;
         uint8_t *cls = realloc(w->cls, cap);
         if (cls) w->cls = cls;
-        size_t *lens = realloc(w->lens, cap * sizeof *lens);
+        size_t *lens = lm_realloc_array(w->lens, cap, sizeof *lens);
         if (lens) w->lens = lens;
-        size_t *next = realloc(w->lens_next, cap * sizeof *next);
+        size_t *next = lm_realloc_array(w->lens_next, cap, sizeof *next);
         if (next) w->lens_next = next;
-        size_t *ends = realloc(w->ends, cap * sizeof *ends);
+        size_t *ends = lm_realloc_array(w->ends, cap, sizeof *ends);
         if (ends) w->ends = ends;
         if (!cps || !cls || !lens || !next || !ends) return -1;
         w->cap = cap;
     }
-    char *bytes = realloc(w->bytes, n_bytes + 1);
+    char *bytes = n_bytes < SIZE_MAX ? realloc(w->bytes, n_bytes + 1) : NULL;
     if (!bytes) return -1;
     w->bytes = bytes;
     return 0;

@@ -1,6 +1,7 @@
 /* Vocabulary loading from GGUF metadata, special-token splitting and the
  * token <-> text entry points. The tokenizers proper are in vocab_spm.c and
  * vocab_bpe.c; the BPE pre-tokenizers in pretok.c. */
+#include "alloc.h"
 #include "vocab.h"
 
 #include <ctype.h>
@@ -57,7 +58,7 @@ int32_t vocab_merge_rank(const lm_vocab *v, const char *a, size_t na, const char
 int token_list_push(token_list *l, int32_t id) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
-        int32_t *ids = realloc(l->ids, cap * sizeof *ids);
+        int32_t *ids = lm_realloc_array(l->ids, cap, sizeof *ids);
         if (!ids) return -1;
         l->ids = ids;
         l->cap = cap;
@@ -500,7 +501,7 @@ static int fragment_push(fragment_list *l, int32_t token, size_t off, size_t len
     if (token < 0 && len == 0) return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        fragment *f = realloc(l->f, cap * sizeof *f);
+        fragment *f = lm_realloc_array(l->f, cap, sizeof *f);
         if (!f) return -1;
         l->f = f;
         l->cap = cap;

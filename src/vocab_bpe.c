@@ -4,6 +4,7 @@
  * up as tokens. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "vocab_impl.h"
 
 /* Bytes that are printable stand for themselves; the other 68 are given
@@ -33,8 +34,8 @@ typedef struct bpe_work {
 
 /* The word's bytes in the byte alphabet (each byte becomes 1 or 2 bytes). */
 static int encode_word(const lm_vocab *v, const char *w, size_t n, bpe_work *k, size_t *out_n) {
-    if (n * 2 > k->enc_cap) {
-        char *enc = realloc(k->enc, n * 2);
+    if (n > k->enc_cap / 2) {
+        char *enc = lm_realloc_array(k->enc, n, 2);
         if (!enc) return -1;
         k->enc = enc;
         k->enc_cap = n * 2;

@@ -5,6 +5,7 @@
  * queued is skipped when it comes up. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "vocab_impl.h"
 
 typedef struct bigram {
@@ -20,7 +21,7 @@ static int bigram_before(const bigram *a, const bigram *b) {
 static int heap_push(merge_work *w, bigram g) {
     if (w->n_heap == w->heap_cap) {
         size_t cap = w->heap_cap ? w->heap_cap * 2 : 64;
-        bigram *items = realloc(w->heap, cap * sizeof *items);
+        bigram *items = lm_realloc_array(w->heap, cap, sizeof *items);
         if (!items) return -1;
         w->heap = items;
         w->heap_cap = cap;
@@ -66,7 +67,7 @@ static size_t utf8_len(unsigned char c) {
 
 int merge_symbols(const lm_vocab *v, const char *s, size_t n, pair_rank_fn rank, merge_work *w) {
     if (n > w->sym_cap) {
-        merge_symbol *sym = realloc(w->sym, n * sizeof *sym);
+        merge_symbol *sym = lm_realloc_array(w->sym, n, sizeof *sym);
         if (!sym) return -1;
         w->sym = sym;
         w->sym_cap = n;
