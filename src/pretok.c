@@ -1,9 +1,10 @@
-#include "alloc.h"
 #include "pretok.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+
+#include "alloc.h"
 
 /* Code point classes, as llama.cpp's regexes see them. */
 enum { C_WS = 1, C_L = 2, C_N = 4, C_P = 8, C_S = 16, C_M = 32 };

@@ -1,7 +1,6 @@
 /* Vocabulary loading from GGUF metadata, special-token splitting and the
  * token <-> text entry points. The tokenizers proper are in vocab_spm.c and
  * vocab_bpe.c; the BPE pre-tokenizers in pretok.c. */
-#include "alloc.h"
 #include "vocab.h"
 
 #include <ctype.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "vocab_impl.h"
 
