@@ -177,23 +177,12 @@ async function readPath(path, parts, signal, progress) {
 
 async function readUrl(url, parts, signal, cache, progress) {
   const { fetchModel } = await import('./cache.js');
-  let refused = null; // our own E_MEMORY, which fetchModel would not pass on as is
-  try {
-    await fetchModel(url, {
-      cache,
-      signal,
-      allocate: (size) => {
-        try {
-          return parts.allocate(size);
-        } catch (error) {
-          throw (refused = error);
-        }
-      },
-      onProgress: ({ phase, loaded, total }) => progress(loaded, total, phase),
-    });
-  } catch (error) {
-    throw refused ?? error;
-  }
+  await fetchModel(url, {
+    cache,
+    signal,
+    allocate: (size) => parts.allocate(size), // its E_MEMORY passes through fetchModel as is
+    onProgress: ({ phase, loaded, total }) => progress(loaded, total, phase),
+  });
 }
 
 // The total size when it is known before reading (URLs: only once fetched).
