@@ -1,6 +1,7 @@
 // Every failure rejects with an Error whose .code names the cause.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -60,6 +61,23 @@ test('a URL answering 404 is E_NETWORK naming the URL', { skip }, async () => {
     const error = await errorOf(LocalLM.load(url));
     assert.equal(error.code, 'E_NETWORK');
     assert.match(error.message, /missing\.gguf/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a download whose sha256 differs from the one given is E_INTEGRITY', { skip }, async () => {
+  const { LocalLM } = await loadApi();
+  const bytes = readFileSync(storiesModel);
+  const server = await serve({
+    '/m.gguf': (req, res) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes),
+  });
+  try {
+    const url = server.url('/m.gguf');
+    const right = createHash('sha256').update(bytes).digest('hex');
+    assert.equal(await codeOf(LocalLM.load(url, { sha256: '0'.repeat(64) })), 'E_INTEGRITY');
+    assert.equal(await codeOf(LocalLM.load(storiesModel, { sha256: right })), 'E_OPTION', 'paths are not checked');
+    await (await LocalLM.load(url, { sha256: right })).unload();
   } finally {
     await server.close();
   }

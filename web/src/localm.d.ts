@@ -39,6 +39,8 @@ export interface LoadOptions {
   threads?: number;
   /** Refuse (E_MEMORY) a model whose weights + KV cache + scratch exceed this many bytes (0: only the 4 GiB of wasm32). */
   memoryBudget?: number;
+  /** Expected SHA-256 (hex) of a URL source, one per part: a mismatch is E_INTEGRITY. */
+  sha256?: string | string[];
   /** Keep downloaded weights in IndexedDB (browsers; default true). */
   cache?: boolean;
   onProgress?: (progress: LoadProgress) => void;

@@ -28,7 +28,7 @@ const GENERATE_KEYS = {
   ignoreEos: 'ignore_eos',
   addBos: 'add_bos',
 };
-const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal', 'memoryBudget']);
+const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal', 'memoryBudget', 'sha256']);
 const INT32_MAX = 2 ** 31 - 1;
 
 function lmError(code, message, extra) {
@@ -247,13 +247,17 @@ export class LocalLM {
 
   static async load(source, options = {}) {
     checkLoadOptions(options);
-    const { contextSize = 0, threads = 1, memoryBudget = 0, cache = true, onProgress, signal } = options;
+    const { contextSize = 0, threads = 1, memoryBudget = 0, cache = true, sha256, onProgress, signal } = options;
     checkAborted(signal, 'loading');
     const { source: described, transfer } = describeSource(source);
+    const digests = sha256 === undefined ? undefined : [sha256].flat();
+    if (digests && (described.kind !== 'url' || digests.length !== described.parts.length)) {
+      throw lmError('E_OPTION', 'sha256 checks URL sources: one hex digest per part');
+    }
     const channel = new Channel(await startWorker());
     try {
       const loaded = await channel.request('load',
-        { source: described, contextSize, threads, memoryBudget, cache: cache !== false },
+        { source: described, contextSize, threads, memoryBudget, sha256: digests, cache: cache !== false },
         { transfer, signal, onEvent: (event) => onProgress?.(event) });
       return new LocalLM(channel, loaded);
     } catch (error) {

@@ -175,10 +175,11 @@ async function readPath(path, parts, signal, progress) {
   }
 }
 
-async function readUrl(url, parts, signal, cache, progress) {
+async function readUrl(url, parts, signal, cache, sha256, progress) {
   const { fetchModel } = await import('./cache.js');
   await fetchModel(url, {
     cache,
+    sha256,
     signal,
     allocate: (size) => parts.allocate(size), // its E_MEMORY passes through fetchModel as is
     onProgress: ({ phase, loaded, total }) => progress(loaded, total, phase),
@@ -197,7 +198,7 @@ async function knownSize({ kind, parts }) {
 }
 
 // source: { kind: 'url' | 'path' | 'blob' | 'buffer', parts: [...] }.
-async function readParts(source, cache, memoryBudget, signal, post) {
+async function readParts({ source, cache, memoryBudget, sha256 }, signal, post) {
   const parts = new PartAllocator(await knownSize(source), memoryBudget);
   try {
     for (const [index, part] of source.parts.entries()) {
@@ -205,7 +206,7 @@ async function readParts(source, cache, memoryBudget, signal, post) {
       const progress = (loaded, total, phase = 'load') =>
         post({ phase, loaded: done + loaded, total: done + total, part: index });
       throwIfAborted(signal);
-      if (source.kind === 'url') await readUrl(part, parts, signal, cache, progress);
+      if (source.kind === 'url') await readUrl(part, parts, signal, cache, sha256?.[index], progress);
       else if (source.kind === 'path') await readPath(part, parts, signal, progress);
       else if (source.kind === 'blob') await readBlob(part, parts, signal, progress);
       else {
@@ -221,15 +222,15 @@ async function readParts(source, cache, memoryBudget, signal, post) {
   }
 }
 
-async function load({ source, contextSize, cache, threads: asked, memoryBudget }, signal, post) {
-  const threads = threadsAvailable(asked);
+async function load(request, signal, post) {
+  const threads = threadsAvailable(request.threads);
   core = await loadCore(threads);
-  const parts = await readParts(source, cache, memoryBudget, signal, post);
+  const parts = await readParts(request, signal, post);
   const n = parts.ptrs.length;
   const table = mallocOrFail(8 * n, 'the part table');
   new Uint32Array(heap().buffer, table, 2 * n).set([...parts.ptrs, ...parts.sizes]);
   // lmw_load owns the parts from here on.
-  session = core._lmw_load(table, table + 4 * n, n, contextSize, parts.available) >>> 0;
+  session = core._lmw_load(table, table + 4 * n, n, request.contextSize, parts.available) >>> 0;
   core._free(table);
   if (!session) throw coreError();
   if (threads > 1 && core._lmw_set_threads(session, threads)) {
