@@ -226,25 +226,33 @@ lm_status lm_arch_bind_layer(lm_binder *b, int il, lm_layer *l) {
     return LM_OK;
 }
 
-void lm_arch_features(const lm_model *m, char *out, size_t size) {
+const char *lm_arch_family(lm_arch arch) {
+    static const char *const labels[] = {
+        [LM_ARCH_LLAMA] = "Llama", [LM_ARCH_QWEN2] = "Qwen2", [LM_ARCH_GEMMA] = "Gemma",
+        [LM_ARCH_GEMMA2] = "Gemma 2", [LM_ARCH_GEMMA3] = "Gemma 3", [LM_ARCH_PHI3] = "Phi-3",
+        [LM_ARCH_GPT2] = "GPT-2", [LM_ARCH_MPT] = "MPT", [LM_ARCH_BLOOM] = "BLOOM",
+    };
+    return labels[arch];
+}
+
+int lm_arch_features(const lm_model *m, const char **names, int max) {
     const lm_hparams *hp = &m->hp;
     const lm_layer *l0 = m->layers;
-    const char *names[16];
+    const char *all[16];
     int n = 0;
-    if (hp->n_swa) names[n++] = "sliding-window";
-    if (hp->attn_softcap > 0 || hp->final_softcap > 0) names[n++] = "softcap";
-    if (l0 && l0->q_norm) names[n++] = "qk-norm";
-    if (l0 && l0->attn_post_norm) names[n++] = "post-norm";
-    if (hp->pos == LM_POS_ALIBI) names[n++] = "alibi";
-    if (hp->pos == LM_POS_LEARNED) names[n++] = "learned-positions";
-    if (l0 && l0->wqkv.data) names[n++] = "fused-qkv";
-    if (l0 && l0->fused_up) names[n++] = "fused-gate-up";
-    if (hp->embd_scale != 1.0f) names[n++] = "embedding-scale";
-    if (hp->norm == LM_NORM_LAYER) names[n++] = "layernorm";
-    names[n++] = hp->ffn == LM_FFN_SWIGLU ? "swiglu" : hp->ffn == LM_FFN_GEGLU ? "geglu" : "gelu";
-    if (m->rope_long || m->rope_freqs) names[n++] = "rope-factors";
-    if (hp->n_head_kv != hp->n_head) names[n++] = "gqa";
-    out[0] = 0;
-    for (int i = 0; i < n; i++)
-        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "", names[i]);
+    if (hp->n_swa) all[n++] = "sliding-window";
+    if (hp->attn_softcap > 0 || hp->final_softcap > 0) all[n++] = "softcap";
+    if (l0 && l0->q_norm) all[n++] = "qk-norm";
+    if (l0 && l0->attn_post_norm) all[n++] = "post-norm";
+    if (hp->pos == LM_POS_ALIBI) all[n++] = "alibi";
+    if (hp->pos == LM_POS_LEARNED) all[n++] = "learned-positions";
+    if (l0 && l0->wqkv.data) all[n++] = "fused-qkv";
+    if (l0 && l0->fused_up) all[n++] = "fused-gate-up";
+    if (hp->embd_scale != 1.0f) all[n++] = "embedding-scale";
+    if (hp->norm == LM_NORM_LAYER) all[n++] = "layernorm";
+    all[n++] = hp->ffn == LM_FFN_SWIGLU ? "swiglu" : hp->ffn == LM_FFN_GEGLU ? "geglu" : "gelu";
+    if (m->rope_long || m->rope_short || m->rope_freqs) all[n++] = "rope-factors";
+    if (hp->n_head_kv != hp->n_head) all[n++] = "gqa";
+    for (int i = 0; i < n && i < max; i++) names[i] = all[i];
+    return n < max ? n : max;
 }

@@ -65,6 +65,18 @@ static cJSON *hparams_json(const lm_model *m) {
     cJSON_AddNumberToObject(o, "rope_freq_scale", hp->rope_freq_scale);
     cJSON_AddStringToObject(o, "rope_type", hp->rope_neox ? "neox" : "normal");
     cJSON_AddNumberToObject(o, "norm_eps", hp->norm_eps);
+    cJSON_AddStringToObject(o, "norm", hp->norm == LM_NORM_LAYER ? "layernorm" : "rmsnorm");
+    cJSON_AddStringToObject(o, "positions", hp->pos == LM_POS_ALIBI ? "alibi"
+                                            : hp->pos == LM_POS_LEARNED ? "learned" : "rope");
+    if (hp->n_swa) {
+        cJSON_AddNumberToObject(o, "sliding_window", hp->n_swa);
+        cJSON_AddNumberToObject(o, "sliding_window_pattern", hp->swa_pattern);
+        cJSON_AddNumberToObject(o, "rope_freq_base_swa", hp->rope_base_swa);
+    }
+    if (hp->attn_softcap > 0) cJSON_AddNumberToObject(o, "attn_softcap", hp->attn_softcap);
+    if (hp->final_softcap > 0) cJSON_AddNumberToObject(o, "final_softcap", hp->final_softcap);
+    if (hp->pos == LM_POS_ALIBI) cJSON_AddNumberToObject(o, "max_alibi_bias", hp->alibi_bias_max);
+    if (hp->embd_scale != 1.0f) cJSON_AddNumberToObject(o, "embedding_scale", hp->embd_scale);
     return o;
 }
 
@@ -74,7 +86,13 @@ const char *lm_model_info_json(lm_model *m) {
     if (!root) return "{}";
     cJSON_AddStringToObject(root, "architecture", m->hp.arch_name);
     cJSON_AddBoolToObject(root, "vocab_only", m->vocab_only);
-    if (!m->vocab_only) cJSON_AddItemToObject(root, "hparams", hparams_json(m));
+    if (!m->vocab_only) {
+        const char *features[16];
+        const int n = lm_arch_features(m, features, 16);
+        cJSON_AddStringToObject(root, "family", lm_arch_family(m->hp.arch));
+        cJSON_AddItemToObject(root, "features", cJSON_CreateStringArray(features, n));
+        cJSON_AddItemToObject(root, "hparams", hparams_json(m));
+    }
     cJSON_AddNumberToObject(root, "weight_bytes", (double)m->weight_bytes);
     cJSON_AddNumberToObject(root, "context_bytes", (double)lm_context_bytes(&m->hp, m->n_ctx_default));
     cJSON_AddNumberToObject(root, "n_ctx", m->n_ctx_default);

@@ -125,8 +125,10 @@ lm_status lm_arch_from_name(lm_binder *b);
 lm_status lm_arch_bind_hparams(lm_binder *b);
 lm_status lm_arch_bind_layer(lm_binder *b, int il, lm_layer *l);
 lm_status lm_arch_bind_globals(lm_binder *b);
-/* Comma-separated features ("sliding-window,softcap,...") for info. */
-void lm_arch_features(const lm_model *m, char *out, size_t size);
+/* For info: the family's display name, and up to max feature names
+ * ("sliding-window", "softcap", ...) of a bound model; returns how many. */
+const char *lm_arch_family(lm_arch arch);
+int lm_arch_features(const lm_model *m, const char **names, int max);
 
 /* Binds hyper-parameters, tensors and the vocabulary. parts/files are
  * already parsed; the model takes them over (freed by lm_model_free). */
