@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "confidence.h"
 #include "context.h"
 #include "error.h"
 
@@ -23,6 +24,7 @@ struct lm_generation {
     char *out;         /* the piece handed to the caller */
     size_t out_cap;
     lm_generate_stats stats;
+    lm_confidence_sum confidence;
 };
 
 static double now_ms(void) {
@@ -39,7 +41,10 @@ void lm_generation_free(lm_generation *g) {
     free(g);
 }
 
-void lm_generation_stats(const lm_generation *g, lm_generate_stats *stats) { *stats = g->stats; }
+void lm_generation_stats(const lm_generation *g, lm_generate_stats *stats) {
+    *stats = g->stats;
+    lm_confidence_summarize(&g->confidence, stats);
+}
 
 static lm_status evaluate_prompt(lm_generation *g, const char *prompt, lm_error *err) {
     const lm_model *m = g->ctx->model;
@@ -187,7 +192,7 @@ static lm_status emit(lm_generation *g, int32_t token, lm_piece *piece, int *don
 }
 
 lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_error *err) {
-    *piece = (lm_piece){-1, "", 0, 0.0f};
+    *piece = (lm_piece){-1, "", 0, 0.0f, 0.0f};
     *done = g->done;
     if (g->done) return LM_OK;
     const double t0 = now_ms();
@@ -201,13 +206,16 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
         g->stats.gen_ms += now_ms() - t0;
         return s;
     }
-    float logprob = 0.0f;
+    float logprob = 0.0f, entropy = 0.0f;
     const int32_t token = lm_sampler_sample(g->sampler, lm_logits(g->ctx), &logprob);
+    lm_confidence_step(lm_logits(g->ctx), lm_n_vocab(g->ctx->model), token, NULL, &entropy);
+    lm_confidence_add(&g->confidence, logprob);
     lm_sampler_accept(g->sampler, token);
     g->n_gen++;
     g->stats.gen_tokens = g->n_gen;
     piece->token = token;
     piece->logprob = logprob;
+    piece->entropy = entropy;
     if (!g->params.ignore_eos && lm_token_is_eog(g->ctx->model, token))
         s = finish(g, 1, g->held_len, piece, done, err);
     else {

@@ -165,7 +165,15 @@ typedef struct lm_generate_stats {
     int32_t gen_tokens;
     double gen_ms;
     int stopped_by; /* 0 max_tokens, 1 end-of-generation token, 2 stop string, 3 aborted */
+    /* Confidence over the generated tokens (log-probabilities under the
+     * model's unmodified distribution); with none: 0, 0, 0 and 1. */
+    float mean_logprob;
+    float min_logprob;
+    float low_confidence_share; /* tokens with probability < LM_LOW_CONFIDENCE_PROB */
+    float perplexity;           /* exp(-mean_logprob) */
 } lm_generate_stats;
+
+#define LM_LOW_CONFIDENCE_PROB 0.5f
 
 /* One step of generation: text is a complete piece (never a split UTF-8
  * character; text held back while it may be the start of a stop string is
@@ -175,6 +183,7 @@ typedef struct lm_piece {
     const char *text; /* owned by the generation, valid until the next call */
     size_t len;
     float logprob;    /* log-probability of the token under the model */
+    float entropy;    /* entropy in nats of the model's distribution at this step */
 } lm_piece;
 
 typedef struct lm_generation lm_generation;
