@@ -191,8 +191,8 @@ static lm_status bind_norms(lm_binder *b, int il, lm_layer *l) {
     lm_status s;
     if ((s = lm_bind_vector(b, NAME("attn_norm.weight"), d, 1, &l->attn_norm)) != LM_OK ||
         (s = lm_bind_vector(b, NAME("ffn_norm.weight"), d, 1, &l->ffn_norm)) != LM_OK ||
-        (s = lm_bind_vector(b, NAME("post_attention_norm.weight"), d, gemma23, &l->attn_post_norm)) != LM_OK ||
-        (s = lm_bind_vector(b, NAME("post_ffw_norm.weight"), d, gemma23, &l->ffn_post_norm)) != LM_OK)
+        (gemma23 && (s = lm_bind_vector(b, NAME("post_attention_norm.weight"), d, 1, &l->attn_post_norm)) != LM_OK) ||
+        (gemma23 && (s = lm_bind_vector(b, NAME("post_ffw_norm.weight"), d, 1, &l->ffn_post_norm)) != LM_OK))
         return s;
     if (hp->norm == LM_NORM_LAYER &&
         ((s = lm_bind_vector(b, NAME("attn_norm.bias"), d, norm_bias, &l->attn_norm_b)) != LM_OK ||

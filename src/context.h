@@ -28,11 +28,13 @@ struct lm_context {
     float *scores;        /* [LM_MAX_THREADS][n_ctx] */
     void *act;            /* quantized activations of the widest batch */
     float *logits;        /* [n_vocab] */
+    uint16_t *gelu;       /* GELU of every f16 input (lm_gelu_table), or NULL */
     lm_pool *pool;        /* NULL: single-threaded */
 };
 
 /* ops_act.c */
-float lm_gelu(float x);
+void lm_gelu_table(uint16_t *table); /* 65536 entries */
+float lm_gelu(const uint16_t *table, float x);
 void lm_layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps);
 float lm_alibi_slope(int h, int n_head, float max_bias);
 

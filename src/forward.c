@@ -83,13 +83,15 @@ lm_status lm_context_new(lm_model *model, int32_t n_ctx, lm_context **out, lm_er
     c->scores = malloc((size_t)n_ctx * LM_MAX_THREADS * sizeof(float));
     c->act = malloc(B * widest_act_row(model));
     c->logits = calloc((size_t)hp->n_vocab, sizeof(float));
+    c->gelu = hp->ffn != LM_FFN_SWIGLU ? malloc(65536 * sizeof *c->gelu) : NULL;
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->gate || !c->up || (fused && !c->fused) || !c->rope || (own_swa_rope && !c->rope_swa) ||
-        !c->scores || !c->act || !c->logits) {
+        !c->scores || !c->act || !c->logits || (hp->ffn != LM_FFN_SWIGLU && !c->gelu)) {
         lm_context_free(c);
         return lm_fail(err, LM_E_MEMORY, "out of memory for a context of %d tokens (%.1f MiB)", n_ctx,
                        lm_context_bytes(hp, n_ctx) / 1048576.0);
     }
+    if (c->gelu) lm_gelu_table(c->gelu);
     *out = c;
     return LM_OK;
 }
@@ -98,7 +100,7 @@ void lm_context_free(lm_context *c) {
     if (!c) return;
     lm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->q, c->k, c->v, c->att, c->gate,
-                    c->up, c->fused, c->rope, c->rope_swa, c->scores, c->act, c->logits};
+                    c->up, c->fused, c->rope, c->rope_swa, c->scores, c->act, c->logits, c->gelu};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -330,7 +332,7 @@ static void ffn_hidden(lm_context *c, const lm_layer *l, int n) {
     if (hp->ffn == LM_FFN_GELU) {
         matmul(c, &l->w_up, c->xb, n, c->gate);
         add_bias(c->gate, l->b_up, n, hp->n_ff);
-        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gate[i]);
+        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gelu, c->gate[i]);
         return;
     }
     if (l->fused_up) {
@@ -344,7 +346,7 @@ static void ffn_hidden(lm_context *c, const lm_layer *l, int n) {
         multiply(c, &l->w_up, n, c->up);
     }
     if (hp->ffn == LM_FFN_GEGLU)
-        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gate[i]) * c->up[i];
+        for (size_t i = 0; i < count; i++) c->gate[i] = lm_gelu(c->gelu, c->gate[i]) * c->up[i];
     else
         for (size_t i = 0; i < count; i++) c->gate[i] = silu(c->gate[i]) * c->up[i];
 }
