@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake pkg-config gcc clang emscripten libcjson-dev libutf8proc-dev
-          chromium libclang-rt-14-dev dpkg-dev)
+          chromium libclang-rt-14-dev dpkg-dev libmicrohttpd-dev)
 # The wasm build compiles these libraries from their Debian sources.
 SOURCE_PACKAGES=(cjson utf8proc)
 DEPS_DIR=.deps
