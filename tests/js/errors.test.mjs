@@ -182,6 +182,7 @@ test('bad arguments are E_ARGUMENT; a missing file is E_IO', { skip }, async () 
   try {
     assert.equal(await codeOf(lm.detokenize([1e9])), 'E_ARGUMENT');
     assert.equal(await codeOf(lm.detokenize(['x'])), 'E_ARGUMENT');
+    assert.equal(await codeOf(lm.detokenize([2 ** 32 + 5])), 'E_ARGUMENT');
     assert.equal(await codeOf(lm.tokenize(5)), 'E_ARGUMENT');
   } finally {
     await lm.unload();

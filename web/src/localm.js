@@ -67,14 +67,27 @@ function checkLoadOptions(options) {
   }
 }
 
+// Values JSON carries as they are (NaN would become null, a function vanish).
+function isJsonValue(value) {
+  if (Array.isArray(value)) return value.every(isJsonValue);
+  return typeof value === 'string' || typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value));
+}
+
 // The options of generate() as the core's JSON; the core checks the values.
 function generateOptionsJson(options) {
+  if (options === null || typeof options !== 'object') throw lmError('E_OPTION', 'options must be an object');
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw lmError('E_OPTION', 'signal must be an AbortSignal');
+  }
   const json = {};
   for (const [key, value] of Object.entries(options)) {
     if (key === 'signal' || value === undefined) continue;
-    const name = GENERATE_KEYS[key];
+    const name = Object.hasOwn(GENERATE_KEYS, key) ? GENERATE_KEYS[key] : null;
     if (!name) throw lmError('E_OPTION', `unknown generation option "${key}"`);
-    json[name] = key === 'stop' && typeof value === 'string' ? [value] : value;
+    if (!isJsonValue(value)) throw lmError('E_OPTION', `${key} must be a finite number, a string or a boolean`);
+    json[name] = value;
   }
   return JSON.stringify(json);
 }
@@ -294,7 +307,10 @@ export class LocalLM {
       throw lmError('E_ARGUMENT', 'detokenize() takes an array of token ids');
     }
     const list = Array.from(ids);
-    if (!list.every(Number.isInteger)) throw lmError('E_ARGUMENT', 'token ids must be integers');
+    // Checked here: an Int32Array would wrap 2^32 + 5 into the valid id 5.
+    if (!list.every((id) => Number.isInteger(id) && id >= 0 && id <= INT32_MAX)) {
+      throw lmError('E_ARGUMENT', 'token ids must be integers from 0 to 2^31-1');
+    }
     return this.#channel.request('detokenize', { ids: list });
   }
 
