@@ -1,0 +1,214 @@
+// localm serve (issue 7): the native core as an OpenAI-compatible HTTP server
+// on loopback. One real server process for the whole file, on a port the
+// kernel picks (--port 0), with a request log the edge-router tests read.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = process.env.LOCALM_CLI ?? join(root, 'build', 'native', 'localm');
+const shared = join(root, '..', 'shared');
+const stories = join(shared, 'models', 'stories260K.gguf');
+const skip = !existsSync(stories) ? 'needs ../shared/models/stories260K.gguf'
+  : !existsSync(cli) ? `needs the native build (${cli}): run ./build.sh native` : false;
+
+const logPath = join(mkdtempSync(join(tmpdir(), 'localm-serve-')), 'requests.jsonl');
+let server, base, stderr = '';
+
+// Resolves with the port once the server says where it listens.
+function startServer() {
+  server = spawn(cli, ['serve', '-m', stories, '--port', '0', '--log', logPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    server.stderr.setEncoding('utf8');
+    server.stderr.on('data', (text) => {
+      stderr += text;
+      const m = stderr.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  base = `http://127.0.0.1:${await startServer()}`;
+});
+
+after(() => {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+});
+
+const hello = [{ role: 'user', content: 'Once upon a time' }];
+
+async function chat(body) {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+// The data: payloads of a server-sent event stream, in order.
+function events(text) {
+  assert.ok(text.endsWith('\n\n'), 'events end with a blank line');
+  return text.trim().split('\n\n').map((e) => {
+    assert.ok(e.startsWith('data: '), `event ${JSON.stringify(e)}`);
+    return e.slice(6);
+  });
+}
+
+test('GET /v1/models lists the loaded model', { skip }, async () => {
+  const res = await fetch(`${base}/v1/models`);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.object, 'list');
+  assert.equal(body.data.length, 1);
+  assert.equal(body.data[0].id, 'stories260K.gguf');
+  assert.equal(body.data[0].object, 'model');
+});
+
+test('a greedy completion is deterministic and carries usage and confidence', { skip }, async () => {
+  const request = { model: 'stories260K.gguf', messages: hello, temperature: 0, max_tokens: 24 };
+  const first = await chat(request), second = await chat(request);
+  assert.equal(first.status, 200, first.text);
+  assert.match(first.type, /application\/json/);
+  const a = JSON.parse(first.text), b = JSON.parse(second.text);
+  assert.equal(a.object, 'chat.completion');
+  assert.match(a.id, /^chatcmpl-/);
+  assert.notEqual(a.id, b.id);
+  assert.equal(a.model, 'stories260K.gguf');
+  assert.equal(typeof a.created, 'number');
+  assert.equal(a.choices.length, 1);
+  const choice = a.choices[0];
+  assert.equal(choice.index, 0);
+  assert.equal(choice.message.role, 'assistant');
+  assert.ok(choice.message.content.length > 0);
+  assert.equal(choice.message.content, b.choices[0].message.content);
+  assert.ok(['stop', 'length'].includes(choice.finish_reason));
+  assert.ok(a.usage.prompt_tokens > 0);
+  assert.ok(a.usage.completion_tokens > 0 && a.usage.completion_tokens <= 24);
+  assert.equal(a.usage.total_tokens, a.usage.prompt_tokens + a.usage.completion_tokens);
+  const c = a.localm;
+  assert.ok(c.mean_logprob <= 0 && c.min_logprob <= c.mean_logprob, JSON.stringify(c));
+  assert.ok(c.low_confidence_share >= 0 && c.low_confidence_share <= 1);
+  assert.equal(c.low_confidence_threshold, 0.5);
+  assert.ok(Math.abs(c.perplexity - Math.exp(-c.mean_logprob)) < 1e-3 * c.perplexity);
+  assert.deepEqual(b.localm.mean_logprob, c.mean_logprob);
+});
+
+test('streaming sends the same text as chunks, then [DONE]', { skip }, async () => {
+  const request = { messages: hello, temperature: 0, max_tokens: 24 };
+  const whole = JSON.parse((await chat(request)).text);
+  const res = await chat({ ...request, stream: true });
+  assert.equal(res.status, 200);
+  assert.match(res.type, /text\/event-stream/);
+  const data = events(res.text);
+  assert.equal(data.at(-1), '[DONE]');
+  const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+  for (const c of chunks) {
+    assert.equal(c.object, 'chat.completion.chunk');
+    assert.equal(c.id, chunks[0].id);
+  }
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const content = chunks.filter((c) => c.choices[0].delta.content !== undefined);
+  assert.ok(content.length >= 3, `only ${content.length} content chunks`);
+  assert.equal(content.map((c) => c.choices[0].delta.content).join(''), whole.choices[0].message.content);
+  const last = chunks.at(-1);
+  assert.equal(last.choices[0].finish_reason, whole.choices[0].finish_reason);
+  assert.deepEqual(last.usage, whole.usage);
+  assert.equal(last.localm.mean_logprob, whole.localm.mean_logprob);
+});
+
+test('stop strings and sampling options are honoured', { skip }, async () => {
+  const base = JSON.parse((await chat({ messages: hello, temperature: 0, max_tokens: 24 })).text);
+  const text = base.choices[0].message.content;
+  const stop = text.slice(4, 6);
+  const stopped = JSON.parse((await chat({ messages: hello, temperature: 0, max_tokens: 24, stop: [stop] })).text);
+  assert.equal(stopped.choices[0].message.content, text.slice(0, text.indexOf(stop)));
+  assert.equal(stopped.choices[0].finish_reason, 'stop');
+  const sampled = { messages: hello, temperature: 0.9, top_p: 0.95, top_k: 40, seed: 7, max_tokens: 16, stop: null };
+  const x = JSON.parse((await chat(sampled)).text), y = JSON.parse((await chat(sampled)).text);
+  assert.equal(x.choices[0].message.content, y.choices[0].message.content, 'same seed, same text');
+});
+
+test('bad requests get OpenAI-style errors', { skip }, async () => {
+  const cases = [
+    ['{"messages": [', 400, 'E_OPTION', /not valid JSON/],
+    [[1, 2], 400, 'E_OPTION', /not a JSON object/],
+    [{ temperature: 0 }, 400, 'E_OPTION', /messages/],
+    [{ messages: hello, temperature: -1 }, 400, 'E_OPTION', /temperature/],
+    [{ messages: hello, max_tokens: 'many' }, 400, 'E_OPTION', /max_tokens/],
+    [{ messages: hello, logit_bias: {} }, 400, 'E_OPTION', /unknown field "logit_bias"/],
+    [{ messages: hello, stream: 'yes' }, 400, 'E_OPTION', /stream/],
+    [{ messages: [{ role: 'wizard', content: 'x' }] }, 400, 'E_TEMPLATE', /role/],
+    [{ messages: [] }, 400, 'E_TEMPLATE', /empty/],
+  ];
+  for (const [body, status, code, message] of cases) {
+    const res = await chat(body);
+    assert.equal(res.status, status, `${JSON.stringify(body)}: ${res.text}`);
+    const { error } = JSON.parse(res.text);
+    assert.equal(error.code, code);
+    assert.equal(error.type, 'invalid_request_error');
+    assert.match(error.message, message);
+  }
+  const big = await chat({ messages: [{ role: 'user', content: 'x'.repeat(1.5 * 1024 * 1024) }] });
+  assert.equal(big.status, 413);
+  assert.equal(JSON.parse(big.text).error.code, 'request_too_large');
+});
+
+test('unknown paths are 404, wrong methods 405', { skip }, async () => {
+  const missing = await fetch(`${base}/v1/completions`, { method: 'POST', body: '{}' });
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).error.code, 'not_found');
+  const wrong = await fetch(`${base}/v1/chat/completions`);
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get('allow'), 'POST');
+  assert.equal((await fetch(`${base}/v1/models`, { method: 'DELETE' })).status, 405);
+});
+
+test('concurrent requests wait their turn and get the same answer', { skip }, async () => {
+  const request = { messages: hello, temperature: 0, max_tokens: 32 };
+  const answers = await Promise.all([chat(request), chat({ ...request, stream: true }), chat(request)]);
+  for (const a of answers) assert.equal(a.status, 200);
+  const streamed = events(answers[1].text).slice(0, -1).map((d) => JSON.parse(d).choices[0].delta.content ?? '').join('');
+  const text = JSON.parse(answers[0].text).choices[0].message.content;
+  assert.equal(JSON.parse(answers[2].text).choices[0].message.content, text);
+  assert.equal(streamed, text);
+});
+
+test('the request log holds one JSON line per request with its body', { skip }, async () => {
+  const marker = `jane.doe+${Date.now()}@example.com`;
+  await chat({ messages: [{ role: 'user', content: `mail ${marker}` }], max_tokens: 2 });
+  await fetch(`${base}/nowhere`);
+  const lines = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const mine = lines.find((l) => l.body.includes(marker));
+  assert.ok(mine, 'the body is logged');
+  assert.equal(mine.method, 'POST');
+  assert.equal(mine.path, '/v1/chat/completions');
+  assert.equal(mine.status, 200);
+  assert.equal(JSON.parse(mine.body).messages[0].content, `mail ${marker}`);
+  assert.ok(lines.some((l) => l.path === '/nowhere' && l.status === 404));
+  assert.ok(lines.some((l) => l.status === 413 && l.body_truncated === true));
+});
+
+test('a non-loopback host is refused without --public', { skip }, () => {
+  const r = spawnSync(cli, ['serve', '-m', stories, '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not a loopback address.*--public/);
+  const bad = spawnSync(cli, ['serve', '-m', stories, '--host', 'example.com'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--host expects/);
+});
+
+test('SIGTERM stops the server cleanly', { skip }, async () => {
+  const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })));
+  server.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  assert.match(stderr, /stopping on signal 15/);
+  await assert.rejects(fetch(`${base}/v1/models`));
+});
