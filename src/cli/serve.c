@@ -27,7 +27,12 @@ typedef struct server {
     serve_state state;
     FILE *log; /* --log: one JSON line per request, body included */
     pthread_mutex_t log_lock;
+    pthread_mutex_t flight_lock; /* guards in_flight */
+    pthread_cond_t drained;
+    int in_flight; /* requests begun and not yet completed */
 } server;
+
+#define DRAIN_SECONDS 5 /* how long stopping waits for answers under way */
 
 /* What arrives of one request; the body is kept NUL-terminated. */
 typedef struct request {
@@ -136,13 +141,34 @@ static serve_reply route(server *sv, const char *url, const char *method, const 
     return serve_error(404, "not_found", "no endpoint at %.200s (try /v1/models or /v1/chat/completions)", url);
 }
 
+static void count_in_flight(server *sv, int delta) {
+    pthread_mutex_lock(&sv->flight_lock);
+    if ((sv->in_flight += delta) == 0) pthread_cond_broadcast(&sv->drained);
+    pthread_mutex_unlock(&sv->flight_lock);
+}
+
+/* Lets answers under way finish (a generation ends at its next token once
+ * stopping is set) before the daemon closes every connection. */
+static void drain(server *sv) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += DRAIN_SECONDS;
+    pthread_mutex_lock(&sv->flight_lock);
+    while (sv->in_flight > 0 && pthread_cond_timedwait(&sv->drained, &sv->flight_lock, &deadline) == 0) {}
+    pthread_mutex_unlock(&sv->flight_lock);
+}
+
 /* Called once when the headers arrive, once per part of the body, and once
  * more when the body is complete: then the request is answered. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     server *sv = cls;
     request *r = *con_cls;
-    if (!r) return (*con_cls = calloc(1, sizeof *r)) ? MHD_YES : MHD_NO;
+    if (!r) {
+        if (!(*con_cls = calloc(1, sizeof *r))) return MHD_NO;
+        count_in_flight(sv, +1);
+        return MHD_YES;
+    }
     if (*upload_size) {
         const int ok = append_body(r, upload, *upload_size);
         *upload_size = 0;
@@ -162,9 +188,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code) {
     request *r = *con_cls;
-    if (r) free(r->body);
+    if (!r) return;
+    free(r->body);
     free(r);
     *con_cls = NULL;
+    count_in_flight(cls, -1);
 }
 
 static struct MHD_Daemon *start_daemon(server *sv, const struct sockaddr_storage *addr, int ipv6) {
@@ -172,7 +200,7 @@ static struct MHD_Daemon *start_daemon(server *sv, const struct sockaddr_storage
                            (ipv6 ? MHD_USE_IPv6 : 0) | MHD_USE_ERROR_LOG;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, sv,
                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
                             MHD_OPTION_END);
@@ -199,6 +227,7 @@ static int serve_until_signal(server *sv, const serve_args *a, const struct sock
     pthread_mutex_lock(&sv->state.lock);
     pthread_cond_broadcast(&sv->state.idle);
     pthread_mutex_unlock(&sv->state.lock);
+    drain(sv);
     MHD_stop_daemon(d);
     return 0;
 }
@@ -223,7 +252,11 @@ int cmd_serve(int argc, char **argv) {
     pthread_mutex_init(&sv.state.lock, NULL);
     pthread_cond_init(&sv.state.idle, NULL);
     pthread_mutex_init(&sv.log_lock, NULL);
+    pthread_mutex_init(&sv.flight_lock, NULL);
+    pthread_cond_init(&sv.drained, NULL);
     const int status = serve_until_signal(&sv, &a, &addr, ipv6);
+    pthread_cond_destroy(&sv.drained);
+    pthread_mutex_destroy(&sv.flight_lock);
     pthread_mutex_destroy(&sv.log_lock);
     pthread_cond_destroy(&sv.state.idle);
     pthread_mutex_destroy(&sv.state.lock);

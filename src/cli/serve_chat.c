@@ -68,6 +68,10 @@ serve_reply serve_models(serve_state *s) {
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)time(NULL));
     cJSON_AddStringToObject(m, "owned_by", "localm");
+    /* Extension: what a client needs to budget its prompts. */
+    cJSON *ext = cJSON_AddObjectToObject(m, "localm");
+    cJSON_AddNumberToObject(ext, "n_ctx", lm_context_size(s->ctx));
+    cJSON_AddNumberToObject(ext, "n_vocab", lm_n_vocab(s->model));
     return reply_json(200, root);
 }
 
@@ -80,10 +84,10 @@ typedef struct chat_request {
 } chat_request;
 
 /* Request fields handed to lm_generate_params_from_json as they are (top_k,
- * min_p and repeat_penalty are extensions). */
+ * min_p, repeat_penalty and ignore_eos are extensions). */
 static const char *const sampling_fields[] = {
     "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
-    "frequency_penalty", "presence_penalty", "repeat_penalty",
+    "frequency_penalty", "presence_penalty", "repeat_penalty", "ignore_eos",
 };
 
 static int is_sampling_field(const char *key) {

@@ -70,6 +70,7 @@ test('GET /v1/models lists the loaded model', { skip }, async () => {
   assert.equal(body.data.length, 1);
   assert.equal(body.data[0].id, 'stories260K.gguf');
   assert.equal(body.data[0].object, 'model');
+  assert.ok(body.data[0].localm.n_ctx > 0);
 });
 
 test('a greedy completion is deterministic and carries usage and confidence', { skip }, async () => {
@@ -205,9 +206,52 @@ test('a non-loopback host is refused without --public', { skip }, () => {
   assert.match(bad.stderr, /--host expects/);
 });
 
-test('SIGTERM stops the server cleanly', { skip }, async () => {
+test('a full context ends the answer with finish_reason length', { skip }, async () => {
+  const res = await chat({ messages: hello, temperature: 0, max_tokens: 1 << 20, ignore_eos: true });
+  assert.equal(res.status, 200, res.text);
+  const body = JSON.parse(res.text);
+  assert.equal(body.choices[0].finish_reason, 'length');
+  const models = await (await fetch(`${base}/v1/models`)).json();
+  assert.ok(body.usage.total_tokens >= models.data[0].localm.n_ctx, JSON.stringify(body.usage));
+  const long = await chat({ messages: [{ role: 'user', content: 'word '.repeat(2000) }] });
+  assert.equal(long.status, 400);
+  assert.equal(JSON.parse(long.text).error.code, 'E_CONTEXT_FULL');
+});
+
+test('a client that leaves mid-stream frees the model for the next request', { skip }, async () => {
+  const ac = new AbortController();
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ messages: hello, max_tokens: 1 << 20, ignore_eos: true, stream: true }),
+    signal: ac.signal,
+  });
+  await res.body.getReader().read();
+  ac.abort();
+  const next = await chat({ messages: hello, temperature: 0, max_tokens: 4 });
+  assert.equal(next.status, 200);
+});
+
+test('SIGTERM stops the server cleanly, ending the answer under way', { skip }, async () => {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ messages: hello, max_tokens: 1 << 20, ignore_eos: true, stream: true }),
+  });
+  const reader = res.body.getReader();
+  let text = new TextDecoder().decode((await reader.read()).value);
+  const waiting = chat({ messages: hello, max_tokens: 4 });
   const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })));
   server.kill('SIGTERM');
+  for (let r; !(r = await reader.read()).done;) text += new TextDecoder().decode(r.value);
+  const data = events(text);
+  assert.equal(data.at(-1), '[DONE]');
+  // Unless it happened to fill the context first, the stream says why it ended.
+  const last = JSON.parse(data.at(-2));
+  if (!last.choices) assert.equal(last.error.code, 'E_ABORTED');
+  // A request that arrives while stopping is refused with 503 or, when the
+  // daemon closed first, by the closed connection.
+  const waiter = await waiting.catch((e) => ({ status: 0, text: e.message }));
+  assert.ok([0, 200, 503].includes(waiter.status), waiter.text);
+  if (waiter.status === 503) assert.equal(JSON.parse(waiter.text).error.code, 'E_ABORTED');
   assert.deepEqual(await exited, { code: 0, signal: null });
   assert.match(stderr, /stopping on signal 15/);
   await assert.rejects(fetch(`${base}/v1/models`));
