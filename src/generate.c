@@ -198,10 +198,13 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
     const double t0 = now_ms();
     lm_status s = LM_OK;
     if (g->pending >= 0) {
-        s = lm_eval(g->ctx, &g->pending, 1, err);
+        /* A full context ends the generation like max_tokens does: the text
+         * so far is the answer, with stopped_by saying why it is short. */
+        s = g->ctx->pos < g->ctx->n_ctx ? lm_eval(g->ctx, &g->pending, 1, err)
+                                        : finish(g, 4, g->held_len, piece, done, err);
         g->pending = -1;
     }
-    if (s == LM_OK && g->n_gen >= g->params.max_tokens) s = finish(g, 0, g->held_len, piece, done, err);
+    if (s == LM_OK && !*done && g->n_gen >= g->params.max_tokens) s = finish(g, 0, g->held_len, piece, done, err);
     if (s != LM_OK || *done) {
         g->stats.gen_ms += now_ms() - t0;
         return s;

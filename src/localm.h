@@ -164,7 +164,8 @@ typedef struct lm_generate_stats {
     double prompt_ms;
     int32_t gen_tokens;
     double gen_ms;
-    int stopped_by; /* 0 max_tokens, 1 end-of-generation token, 2 stop string, 3 aborted */
+    int stopped_by; /* 0 max_tokens, 1 end-of-generation token, 2 stop string, 3 aborted,
+                     4 the context is full (the text so far is kept) */
     /* Confidence over the generated tokens (log-probabilities under the
      * model's unmodified distribution); with none: 0, 0, 0 and 1. */
     float mean_logprob;

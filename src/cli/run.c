@@ -116,6 +116,9 @@ static int generate(lm_context *ctx, lm_model *model, const char *prompt, const 
     fprintf(stderr, "\nprompt: %d tokens in %.1f ms (%.1f tok/s); generated: %d tokens in %.1f ms (%.1f tok/s)\n",
             st.prompt_tokens, st.prompt_ms, st.prompt_ms > 0 ? st.prompt_tokens * 1e3 / st.prompt_ms : 0,
             st.gen_tokens, st.gen_ms, st.gen_ms > 0 ? st.gen_tokens * 1e3 / st.gen_ms : 0);
+    if (st.stopped_by == 4)
+        fprintf(stderr, "stopped early: the context of %d tokens is full (use -c for a larger one)\n",
+                lm_context_size(ctx));
     return 0;
 }
 

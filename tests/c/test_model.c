@@ -156,11 +156,14 @@ static void test_generation(lm_model *m) {
     CHECK(st.prompt_tokens >= 2 && st.gen_tokens >= 1 && st.gen_tokens <= 5, "stats %d %d", st.prompt_tokens,
           st.gen_tokens);
 
-    /* Past the context: a clean E_CONTEXT_FULL, never a write past the cache. */
+    /* Generating up to the end of the context stops there, keeping the text;
+     * evaluating past it is a clean E_CONTEXT_FULL, never a write past the cache. */
     p.max_tokens = 100;
     p.ignore_eos = 1;
-    lm_status s = lm_generate(ctx, "a", &p, NULL, NULL, NULL, &err);
-    CHECK(s == LM_E_CONTEXT_FULL && strstr(err.message, "context full"), "context full: %s", err.message);
+    lm_status s = lm_generate(ctx, "a", &p, NULL, NULL, &st, &err);
+    CHECK(s == LM_OK && st.stopped_by == 4, "context full ends generation: %s (stopped_by %d)", lm_status_name(s),
+          st.stopped_by);
+    CHECK(lm_context_pos(ctx) == CTX, "the context is full (%d)", lm_context_pos(ctx));
     int32_t token = 1;
     CHECK(lm_eval(ctx, &token, 1, &err) == LM_E_CONTEXT_FULL, "eval when full");
 

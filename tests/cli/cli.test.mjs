@@ -75,6 +75,13 @@ test('tokenize --no-bos matches every reference vocabulary line', { skip: noShar
   });
 });
 
+test('generation that fills the context stops there and keeps its text', { skip: noShared || noCli }, () => {
+  const r = localm('run', '-m', stories, '-p', 'Once', '-n', '400', '--temp', '0', '--config', '{"ignore_eos": true}');
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.length > 100, 'the text generated before the context filled up');
+  assert.match(r.stderr, /context of 128 tokens is full/);
+});
+
 test('info prints the metadata as JSON', { skip: noShared || noCli }, () => {
   const r = localm('info', '-m', stories);
   assert.equal(r.status, 0, r.stderr);
@@ -106,7 +113,7 @@ test('bad input gives "error:" and a non-zero exit, never a signal', { skip: noS
     [['run', '-m', stories, '-p', 'x', '--config', '{"top_k": "many"}'], /top_k/],
     [['run', '-m', stories, '-p', 'x', '--config', '{not json'], /E_OPTION/],
     [['run', '-m', stories, '-p', 'x', '--temp', 'hot'], /--temp expects a number/],
-    [['run', '-m', stories, '-p', 'Once', '-n', '400', '--temp', '0', '--config', '{"ignore_eos": true}'], /context full/],
+    [['run', '-m', stories, '-p', 'Once upon a time '.repeat(40), '-n', '4'], /context full.*E_CONTEXT_FULL/],
     [['run', '-m', stories], /no prompt/],
     [['frobnicate'], /unknown command/],
     [['tokenize', '-m', garbage, 'x'], /not a GGUF file/],

@@ -30,6 +30,8 @@ const GENERATE_KEYS = {
 };
 const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal', 'memoryBudget', 'sha256']);
 const INT32_MAX = 2 ** 31 - 1;
+// lm_generate_stats.stopped_by, as OpenAI-style finish reasons.
+const FINISH_REASONS = ['length', 'eos', 'stop', 'aborted', 'context_full'];
 
 function lmError(code, message, extra) {
   const error = new Error(message);
@@ -393,6 +395,7 @@ export class LocalLM {
       genMs: s.gen_ms,
       prefillTokPerSec: s.prompt_ms > 0 ? (s.prompt_tokens * 1000) / s.prompt_ms : 0,
       decodeTokPerSec: s.gen_ms > 0 ? (s.gen_tokens * 1000) / s.gen_ms : 0,
+      finishReason: FINISH_REASONS[s.stopped_by] ?? 'length',
       wasmMemoryBytes: this.#channel.memory,
     };
   }
