@@ -373,13 +373,18 @@ function externalNames(text, nameDetector) {
     .map((s) => ({ type: 'NAME', start: s.start, end: s.end }));
 }
 
-// Keeps the best of overlapping spans: type priority, then length, then position.
-function resolveOverlaps(candidates) {
+// Keeps the best of overlapping spans: type priority, then length, then
+// position. Marking taken characters keeps this linear in the text's length.
+function resolveOverlaps(candidates, length) {
   const rank = (s) => PII_TYPES.indexOf(s.type);
   const ordered = [...candidates].sort((a, b) =>
     rank(a) - rank(b) || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
-  const kept = [];
-  for (const s of ordered) if (kept.every((k) => s.end <= k.start || s.start >= k.end)) kept.push(s);
+  const taken = new Uint8Array(length);
+  const kept = ordered.filter((s) => {
+    if (taken.subarray(s.start, s.end).includes(1)) return false;
+    taken.fill(1, s.start, s.end);
+    return true;
+  });
   return kept.sort((a, b) => a.start - b.start);
 }
 
@@ -413,13 +418,14 @@ export function redact(text, options = {}) {
 
   const placeholders = new Map();
   const counters = {};
-  const entities = resolveOverlaps(candidates).map(({ type, start, end }) => {
+  const present = new Set(text.match(/\[[A-Z]+_\d+\]/g));
+  const entities = resolveOverlaps(candidates, text.length).map(({ type, start, end }) => {
     const value = text.slice(start, end);
     const key = valueKey(type, value);
     if (!placeholders.has(key)) {
       // Skip numbers whose placeholder the text already contains, so restore stays unambiguous.
       let placeholder;
-      do placeholder = `[${type}_${(counters[type] = (counters[type] ?? 0) + 1)}]`; while (text.includes(placeholder));
+      do placeholder = `[${type}_${(counters[type] = (counters[type] ?? 0) + 1)}]`; while (present.has(placeholder));
       placeholders.set(key, placeholder);
     }
     return { type, placeholder: placeholders.get(key), value, start, end };
