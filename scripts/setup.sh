@@ -70,8 +70,11 @@ fetch_sources() {
     (cd "$DEPS_DIR" && apt-get source -qq "${need[@]}")
 }
 
+# npm ci records what it installed in node_modules/.package-lock.json: a lock
+# file changed since (a pull that added a package) installs again.
 install_node_modules() {
-    [ -d node_modules ] && return 0
+    [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] &&
+        return 0
     echo "setup: installing node modules"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 }
