@@ -171,7 +171,7 @@ const detectDob = (text) => spans(DATE_RE, text, 'DOB', (m) =>
 
 // ---- phones ---------------------------------------------------------------
 
-const PHONE_RE = /(?<![\w+$€£#.,\/:@-])(?:\+|\(\+?)?\d[\d ().-]{3,24}\d(?![\w\/@]|[.,]\d|-\d)/g;
+const PHONE_RE = /(?<![\w+$€£#.,\/@-])(?:\+|\(\+?)?\d[\d ().-]{3,24}\d(?![\w\/@]|[.,]\d|-\d)/g;
 const PHONE_CUE = /\b(?:phone|tel|telephone|call|calls|mobile|cell|text|sms|whatsapp|fax|ring|dial|reach|contact|number|line)\b[^\d\n]{0,16}$/i;
 const NOT_PHONE_CUE = /(?:#|\b(?:order|invoice|ref|reference|ticket|tracking|account|acct|case|id|no|serial|sku|isbn|po|item|version|build|policy|booking|confirmation|room|flight|batch|lot|zip|postcode|population|total|price|cost|amount|year|pin|code)\b)[^\d\n]{0,12}$/i;
 
@@ -212,13 +212,13 @@ const detectPhone = (text) => spans(PHONE_RE, text, 'PHONE', (m) => {
 const CAP = String.raw`\p{Lu}[\p{L}'’-]*`;
 const SUFFIX = 'Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Crescent|Close|Grove|Row|Trail|Walk|Alley|Plaza|Mews|Gardens';
 const UNIT = String.raw`(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm)\.? ?#?[A-Za-z0-9-]+|,? #\s?\d+[A-Za-z]?)`;
-const POSTAL = String.raw`(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})`;
+const POSTAL = String.raw`(?:\d{5}(?:-\d{4})?|\d{4}|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})`; // US, AU/NZ/EU, UK
 const WORD = String.raw`\p{Lu}\p{Ll}[\p{L}'’-]*`;
 const CITY = String.raw`(?!(?:The|Then|But|And|So|I|We|My|Our|Please|Thanks|If|It|This|That|Call|Or|Also)\b)${WORD}(?: ${WORD}){0,2}`;
 const ADDRESS_RE = new RegExp(
   String.raw`(?<![\w.-])\d{1,5}[A-Za-z]?(?:-\d{1,5})? (?:(?:N|S|E|W|North|South|East|West)\.? )?(?:\d{1,3}(?:st|nd|rd|th)|${CAP})(?: ${CAP}){0,3} (?:${SUFFIX})\b\.?` +
   String.raw`(?: (?:NE|NW|SE|SW|N|S|E|W)\b)?${UNIT}?` +
-  String.raw`(?:,? ${POSTAL}\b|, ${CITY}(?:,? [A-Z]{2}\b)?(?:,? ${POSTAL}\b)?)?`, 'gu');
+  String.raw`(?:,? ${POSTAL}\b|, ${CITY}(?:,? [A-Z]{2,3}\b)?(?:,? ${POSTAL}\b)?)?`, 'gu');
 // An abbreviation's dot counts only when more of the address follows it.
 // "In 2019 Main Street was closed": a year after a preposition is no house number.
 const YEAR_CUE = /\b(?:in|since|by|from|until|of|during|before|after)\s+$/i;
@@ -275,6 +275,7 @@ const COMMON_FIRST_NAMES = wordSet(`
   Kwame Kofi Ama Akosua Abena Yaw Kwabena Thabo Sipho Lerato Nomvula Zanele Wanjiru Amani Baraka
   Jabari Imani Zuri Tendai Tatenda Nia Kaveh Moshe Avi Yosef Noa Tamar Yael Shira Eitan Ori
   Tala Keanu Kalani Leilani Malia Mele Sione Tane Aroha Wiremu Mikaere Ngaio Anahera
+  Anne Marta Agnes Hanna Karin Elin Emilia Julia Martin Peter Jan Tom Tim Sam Ben Dan Max
   Emil Vera Dora Ida Ines Inés Nina Rita Eva Ava Ada Rosa Lara Maya Aria Aurora Jasmine Caroline
   Rose Grace Jack Mark Will May June April Faith Hope Joy Jordan Victoria Georgia Florence Paris
   Bill Frank Ray Dean Art Penny Sunny Summer Ruby Iris Lily Daisy Holly Ivy Hunter Chase Austin
@@ -312,14 +313,15 @@ const NOT_NAME_WORDS = wordSet(`
 const TOKEN = String.raw`(?:Mc|Mac|O['’]|D['’])?\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?`;
 const PARTICLE = String.raw`(?:van|von|de|del|della|da|di|du|la|le|bin|ibn|al|el|der|den|dos|das|ter)`;
 const FULL_NAME = String.raw`${TOKEN}(?: (?:${PARTICLE} ){0,2}${TOKEN}){0,2}`;
-const TITLE_RE = new RegExp(String.raw`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Capt|Captain|Sgt|Judge|Mme|Mlle|Herr|Frau|Sr|Sra)\.? (${FULL_NAME})`, 'gud');
+const TITLE_RE = new RegExp(String.raw`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Capt|Captain|Sgt|Judge|Mme|Mlle|Herr|Frau|Sr|Sra)\.? ((?:${PARTICLE} ){0,2}${FULL_NAME})`, 'gud');
 const STRONG_CUE_RE = new RegExp(String.raw`(?:\b[Mm]y name is|\b[Mm]y name's|\b[Ss]igned,?|\b[Ss]incerely,?|\b[Rr]egards,?|\b[Dd]ear|^(?:Hi|Hello|Hey|Thanks|Cheers|Best|Yours),?|\n(?:Hi|Hello|Hey|Thanks|Cheers|Best|Yours),?)\s+(${FULL_NAME})`, 'gumd');
 const WEAK_CUE_RE = new RegExp(String.raw`\b(?:I am|I['’]m|[Tt]his is|[Cc]all me|named|called)\s+(${FULL_NAME})`, 'gud');
 const NAME_RUN_RE = new RegExp(String.raw`(?<![\p{L}'’-])${TOKEN}(?: (?:${PARTICLE} ){0,2}${TOKEN}){0,5}`, 'gu');
 
 const PLACE_PREFIXES = wordSet('San Santa Santo Saint St Sao São Los Las Fort Port Mount Lake New Cape');
 const isNotName = (token) => NOT_NAME_WORDS.has(token.toLowerCase());
-const isFirstName = (token) => COMMON_FIRST_NAMES.has(token.toLowerCase());
+// "Anne-Marie" counts when its first part is listed.
+const isFirstName = (token) => COMMON_FIRST_NAMES.has(token.toLowerCase()) || COMMON_FIRST_NAMES.has(token.split('-')[0].toLowerCase());
 
 // Cuts a matched name before the first word that is not part of a name.
 function trimName(value) {
