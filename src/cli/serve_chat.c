@@ -121,6 +121,40 @@ static lm_status sort_fields(const cJSON *root, cJSON *opts, chat_request *req, 
     return LM_OK;
 }
 
+/* OpenAI clients may send content as [{"type": "text", "text": ...}, ...]:
+ * the texts are joined so the chat template sees one string. */
+static lm_status join_content_parts(cJSON *messages, lm_error *err) {
+    int i = 0;
+    for (cJSON *m = messages->child; m; m = m->next, i++) {
+        cJSON *parts = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!cJSON_IsArray(parts)) continue;
+        size_t len = 1;
+        int j = 0;
+        for (cJSON *p = parts->child; p; p = p->next, j++) {
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type");
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(p, "text");
+            if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") || !cJSON_IsString(text))
+                return lm_fail(err, LM_E_OPTION, "messages[%d].content[%d]: only {\"type\": \"text\", \"text\"} parts are supported", i, j);
+            len += strlen(text->valuestring);
+        }
+        char *joined = malloc(len);
+        if (!joined) return lm_fail(err, LM_E_MEMORY, "out of memory joining messages[%d].content", i);
+        size_t at = 0;
+        for (cJSON *p = parts->child; p; p = p->next) {
+            const char *text = cJSON_GetObjectItemCaseSensitive(p, "text")->valuestring;
+            const size_t n = strlen(text);
+            memcpy(joined + at, text, n);
+            at += n;
+        }
+        joined[at] = 0;
+        cJSON *str = cJSON_CreateString(joined);
+        free(joined);
+        if (!str) return lm_fail(err, LM_E_MEMORY, "out of memory joining messages[%d].content", i);
+        cJSON_ReplaceItemInObjectCaseSensitive(m, "content", str);
+    }
+    return LM_OK;
+}
+
 static lm_status parse_request(serve_state *s, const char *body, size_t len, chat_request *req,
                                lm_error *err) {
     cJSON *root = cJSON_ParseWithLength(body, len), *opts = cJSON_CreateObject();
@@ -133,6 +167,7 @@ static lm_status parse_request(serve_state *s, const char *body, size_t len, cha
     else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "messages")))
         st = lm_fail(err, LM_E_OPTION, "\"messages\" is missing or not an array");
     if (st == LM_OK) st = sort_fields(root, opts, req, err);
+    if (st == LM_OK) st = join_content_parts(cJSON_GetObjectItemCaseSensitive(root, "messages"), err);
     if (st == LM_OK && !(opts_text = cJSON_PrintUnformatted(opts))) st = lm_fail(err, LM_E_MEMORY, "out of memory");
     if (st == LM_OK) st = lm_generate_params_from_json(opts_text, &req->gen, err);
     if (st == LM_OK && !(messages_text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, "messages"))))

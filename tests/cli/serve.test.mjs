@@ -125,6 +125,17 @@ test('streaming sends the same text as chunks, then [DONE]', { skip }, async () 
   assert.equal(last.localm.mean_logprob, whole.localm.mean_logprob);
 });
 
+test('content given as text parts is joined', { skip }, async () => {
+  const plain = JSON.parse((await chat({ messages: hello, temperature: 0, max_tokens: 12 })).text);
+  const parts = [{ role: 'user', content: [{ type: 'text', text: 'Once upon' }, { type: 'text', text: ' a time' }] }];
+  const joined = JSON.parse((await chat({ messages: parts, temperature: 0, max_tokens: 12 })).text);
+  assert.equal(joined.choices[0].message.content, plain.choices[0].message.content);
+  const image = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }];
+  const res = await chat({ messages: image });
+  assert.equal(res.status, 400);
+  assert.match(JSON.parse(res.text).error.message, /messages\[0\]\.content\[0\]: only/);
+});
+
 test('stop strings and sampling options are honoured', { skip }, async () => {
   const base = JSON.parse((await chat({ messages: hello, temperature: 0, max_tokens: 24 })).text);
   const text = base.choices[0].message.content;
