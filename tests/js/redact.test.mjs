@@ -149,6 +149,16 @@ test('IBAN mod-97 edge cases', () => {
   assert.equal(redact('IBAN DE89 3704 0044 0532 0130 00 OK').text, 'IBAN [IBAN_1] OK');
 });
 
+test('phone edges: counts after a number, switchboard zero, dates and ranges', () => {
+  assert.equal(redact('Call 415-555-0132 2 times').text, 'Call [PHONE_1] 2 times');
+  assert.equal(redact('Munich: +49 89 2350 0.').text, 'Munich: [PHONE_1].');
+  assert.equal(redact('tel:+14155552671').text, 'tel:[PHONE_1]');
+  for (const text of ['on 2024-03-12 at 9', 'range 1000-2000 rpm', 'Meeting ID 845 2291 0037', 'sold 12 345 678 units', 'ISBN 978-0-306-40615-7', '07700900123']) {
+    assert.deepEqual(redact(text).entities, [], text);
+  }
+  assert.equal(redact('mobile 07700900123').text, 'mobile [PHONE_1]', 'a bare run needs a cue');
+});
+
 test('IP and SSN validation', () => {
   assert.ok(isIPv4('0.0.0.0') && isIPv4('255.255.255.255'));
   assert.ok(!isIPv4('256.1.1.1') && !isIPv4('01.2.3.4') && !isIPv4('1.2.3'));

@@ -191,8 +191,10 @@ function phoneValid(value, before) {
   const count = international && !plus ? digits.length - 2 : digits.length;
   if (international ? count < 8 || count > 15 : count < 7 || count > 12) return false;
   // A lone digit is a list item or version part; allowed as a leading trunk or
-  // country code, as the area right after a country code, and as "(0)".
-  const loneAllowed = (g, i) => i === 0 || (international && i === 1) || value.includes(`(${g})`);
+  // country code, as the area right after a country code, as "(0)", and as the
+  // final "0" of a German/Austrian switchboard (+49 89 2350 0).
+  const loneAllowed = (g, i) => i === 0 || (international && i === 1) || value.includes(`(${g})`) ||
+    (international && g === '0' && i === groups.length - 1);
   if (groups.some((g, i) => g.length === 1 && !loneAllowed(g, i))) return false;
   if (NOT_PHONE_CUE.test(before)) return false;
   if (international) return true;
@@ -201,10 +203,13 @@ function phoneValid(value, before) {
   return digits.startsWith('0') || NANP_SHAPE.test(value) || cued;
 }
 
+// The longest valid prefix, so "415-555-0132 2 times" keeps its phone.
 const detectPhone = (text) => spans(PHONE_RE, text, 'PHONE', (m) => {
-  const value = m[0].replace(/[ (.-]+$/, '');
   const before = text.slice(Math.max(0, m.index - 40), m.index);
-  return phoneValid(value, before) ? { start: m.index, end: m.index + value.length } : null;
+  const end = prefixesAtSeparators(m[0], /[ .-]/)
+    .map((n) => m[0].slice(0, n).replace(/[ (.-]+$/, '').length)
+    .find((n) => phoneValid(m[0].slice(0, n), before));
+  return end ? { start: m.index, end: m.index + end } : null;
 });
 
 // ---- street addresses -------------------------------------------------------
