@@ -171,9 +171,9 @@ const detectDob = (text) => spans(DATE_RE, text, 'DOB', (m) =>
 
 // ---- phones ---------------------------------------------------------------
 
-const PHONE_RE = /(?<![\w+$€£#.,\/@-])(?:\+|\(\+?)?\d[\d ().-]{3,24}\d(?![\w\/@]|[.,]\d|-\d)/g;
+const PHONE_RE = /(?<![\w+$€£#.,\/@-])(?:\+|\(\+?)?\d[\d ().-]{3,24}\d(?![\w\/@]|[.,]\d|-\w)/g;
 const PHONE_CUE = /\b(?:phone|tel|telephone|call|calls|mobile|cell|text|sms|whatsapp|fax|ring|dial|reach|contact|number|line)\b[^\d\n]{0,16}$/i;
-const NOT_PHONE_CUE = /(?:#|\b(?:order|invoice|ref|reference|ticket|tracking|account|acct|case|id|no|serial|sku|isbn|po|item|version|build|policy|booking|confirmation|room|flight|batch|lot|zip|postcode|population|total|price|cost|amount|year|pin|code)\b)[^\d\n]{0,12}$/i;
+const NOT_PHONE_CUE = /(?:#|\b(?:order|invoice|ref|reference|ticket|tracking|account|acct|case|id|no|serial|sku|isbn|po|item|version|build|policy|booking|confirmation|room|flight|batch|lot|zip|postcode|population|total|price|cost|amount|year|pin|code|part|model)\b)[^\d\n]{0,12}$/i;
 
 // National numbers: a trunk prefix 0 (most countries) or a North American
 // 3-3-4 / 3-4 shape; anything else (ticket, lot, ISBN, ranges) needs a cue.
