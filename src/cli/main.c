@@ -17,7 +17,8 @@ static const struct {
     {"info", cmd_info, "info -m MODEL"},
     {"bench", cmd_bench, "bench -m MODEL [-p 128] [-n 64] [-t THREADS] [-r REPS]"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE"},
-    {"serve", cmd_serve, "serve -m MODEL [--host 127.0.0.1] [--port 8080] [--public] [-c CTX] [-t THREADS] [--log FILE]"},
+    {"serve", cmd_serve, "serve -m MODEL [--host 127.0.0.1] [--port 8080] [--public] [--cors ORIGIN] [-c CTX] [-t THREADS]\n"
+                         "      [--log FILE]"},
 };
 
 static int usage(FILE *to) {

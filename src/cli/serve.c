@@ -1,7 +1,8 @@
 /* localm serve: the native core as an OpenAI-compatible HTTP server
  * (libmicrohttpd, one thread per connection, one generation at a time).
  * Loopback only unless --public: a model server on the network is a choice
- * the user makes explicitly. */
+ * the user makes explicitly; so is letting web pages of another origin call
+ * it (--cors ORIGIN). */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
@@ -18,13 +19,14 @@
 #define MAX_BODY (1u << 20) /* bigger requests get 413 */
 
 typedef struct serve_args {
-    const char *model, *host, *log_path;
+    const char *model, *host, *log_path, *cors;
     long port, n_ctx, n_threads;
     int public;
 } serve_args;
 
 typedef struct server {
     serve_state state;
+    const char *cors; /* the origin browsers may call from, or NULL */
     FILE *log; /* --log: one JSON line per request, body included */
     pthread_mutex_t log_lock;
     pthread_mutex_t flight_lock; /* guards in_flight */
@@ -49,6 +51,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         else if (i++, !strcmp(flag, "-m")) a->model = value;
         else if (!strcmp(flag, "--host")) a->host = value;
         else if (!strcmp(flag, "--log")) a->log_path = value;
+        else if (!strcmp(flag, "--cors")) a->cors = value;
         else if (!strcmp(flag, "--port")) {
             if (!cli_parse_int(flag, value, 0, 65535, &a->port)) return 0;
         } else if (!strcmp(flag, "-c")) {
@@ -130,8 +133,20 @@ static int append_body(request *r, const char *data, size_t n) {
     return 1;
 }
 
+/* A CORS preflight: what a page of the --cors origin may send. */
+static serve_reply preflight(void) {
+    serve_reply r = {MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 204};
+    if (r.response) {
+        MHD_add_response_header(r.response, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        MHD_add_response_header(r.response, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+        MHD_add_response_header(r.response, "Access-Control-Max-Age", "600");
+    }
+    return r;
+}
+
 static serve_reply route(server *sv, const char *url, const char *method, const request *r) {
     const int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (sv->cors && !strcmp(method, "OPTIONS")) return preflight();
     if (r->too_large) return serve_error(413, "request_too_large", "the request body exceeds %u bytes", MAX_BODY);
     if (!strcmp(url, "/v1/models"))
         return get ? serve_models(&sv->state) : serve_error(405, "method_not_allowed", "%s /v1/models: use GET", method);
@@ -177,6 +192,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     serve_reply reply = route(sv, url, method, r);
     log_request(sv, method, url, reply.status, r);
     if (!reply.response) return MHD_NO;
+    if (sv->cors) MHD_add_response_header(reply.response, "Access-Control-Allow-Origin", sv->cors);
     if (reply.status == 405)
         MHD_add_response_header(reply.response, MHD_HTTP_HEADER_ALLOW,
                                 strcmp(url, "/v1/models") ? "POST" : "GET");
@@ -243,7 +259,7 @@ int cmd_serve(int argc, char **argv) {
     int ipv6;
     if (!parse_args(argc, argv, &a) || !resolve_host(&a, &addr, &ipv6)) return 1;
     if (!a.model) return cli_error("no model given (-m MODEL)");
-    server sv = {.state = {.model_id = base_name(a.model)}};
+    server sv = {.state = {.model_id = base_name(a.model)}, .cors = a.cors};
     if (a.log_path && !(sv.log = fopen(a.log_path, "a"))) return cli_error("cannot write the log '%s'", a.log_path);
     if (cli_load(a.model, (int32_t)a.n_ctx, (int)a.n_threads, &sv.state.model, &sv.state.ctx)) {
         if (sv.log) fclose(sv.log);

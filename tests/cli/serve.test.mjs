@@ -17,11 +17,13 @@ const skip = !existsSync(stories) ? 'needs ../shared/models/stories260K.gguf'
   : !existsSync(cli) ? `needs the native build (${cli}): run ./build.sh native` : false;
 
 const logPath = join(mkdtempSync(join(tmpdir(), 'localm-serve-')), 'requests.jsonl');
+const origin = 'http://localhost:5173';
 let server, base, stderr = '';
 
 // Resolves with the port once the server says where it listens.
 function startServer() {
-  server = spawn(cli, ['serve', '-m', stories, '--port', '0', '--log', logPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['serve', '-m', stories, '--port', '0', '--log', logPath, '--cors', origin];
+  server = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     server.stderr.setEncoding('utf8');
     server.stderr.on('data', (text) => {
@@ -206,6 +208,19 @@ test('the request log holds one JSON line per request with its body', { skip }, 
   assert.equal(JSON.parse(mine.body).messages[0].content, `mail ${marker}`);
   assert.ok(lines.some((l) => l.path === '/nowhere' && l.status === 404));
   assert.ok(lines.some((l) => l.status === 413 && l.body_truncated === true));
+});
+
+test('--cors lets pages of that origin call the server', { skip }, async () => {
+  const pre = await fetch(`${base}/v1/chat/completions`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), origin);
+  assert.match(pre.headers.get('access-control-allow-methods'), /POST/);
+  assert.match(pre.headers.get('access-control-allow-headers'), /Content-Type/);
+  const res = await fetch(`${base}/v1/models`, { headers: { origin } });
+  assert.equal(res.headers.get('access-control-allow-origin'), origin);
 });
 
 test('a non-loopback host is refused without --public', { skip }, () => {
