@@ -224,11 +224,11 @@ const ADDRESS_RE = new RegExp(
   String.raw`(?<![\w.-])\d{1,5}[A-Za-z]?(?:-\d{1,5})? (?:(?:N|S|E|W|North|South|East|West)\.? )?(?:\d{1,3}(?:st|nd|rd|th)|${CAP})(?: ${CAP}){0,3} (?:${SUFFIX})\b\.?` +
   String.raw`(?: (?:NE|NW|SE|SW|N|S|E|W)\b)?${UNIT}?` +
   String.raw`(?:,? ${POSTAL}\b|, ${CITY}(?:,? [A-Z]{2,3}\b)?(?:,? ${POSTAL}\b)?)?`, 'gu');
-// An abbreviation's dot counts only when more of the address follows it.
 // "In 2019 Main Street was closed": a year after a preposition is no house number.
 const YEAR_CUE = /\b(?:in|since|by|from|until|of|during|before|after)\s+$/i;
 const detectAddress = (text) => spans(ADDRESS_RE, text, 'ADDRESS', (m) => {
   if (/^(?:19|20)\d\d /.test(m[0]) && YEAR_CUE.test(text.slice(Math.max(0, m.index - 8), m.index))) return null;
+  // An abbreviation's dot counts only when more of the address follows it.
   return { start: m.index, end: m.index + m[0].replace(/\.$/, '').length };
 });
 
@@ -292,7 +292,7 @@ const AMBIGUOUS_FIRST_NAMES = wordSet(`
   Paris Frank Ray Dean Art Penny Sunny Summer Ruby Iris Lily Daisy Holly Ivy Hunter Chase Austin
   Jack Ling Jun Hao Yang Lei Yan Hui Mei Chen Ali Noor Nour Amber Joe Carol Jean Ann Mia Ella
   Anh Minh Nguyen Ama Nia Ori Noa Ada Eva Ava Vera Rita Nina Maya Aria Aurora Lucas Leo Felix
-  Christian Sofia Camille Victoria Emil Ida Dora
+  Christian Sofia Camille Emil Ida Dora
 `);
 
 // Capitalised words that end a name or show it is no name (places, firms,
@@ -306,14 +306,13 @@ const NOT_NAME_WORDS = wordSet(`
   Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March July September
   October November December Christmas Easter Day Night Morning Evening Weekend Week Month Year
   Mr Mrs Ms Miss Mx Dr Prof Professor Dame Rev Capt Captain Sgt Judge Mme Mlle Herr Frau Sr Sra
-  Customer Customers Sir Madam All Everyone Team Colleagues Friends Support Manager Hiring Sales
+  Customer Customers Sir Madam All Everyone Colleagues Friends Support Manager Hiring Sales
   Admin Service Services Department Committee Board Council Ministry Police City County State
   The A An And Or But If So Then This That These Those There Here It Its I We You He She They
   My Our Your His Her Their Please Thanks Thank Hello Hi Dear Regards Best Yes No Not Also
   Edition Version Pro Max Plus Mini Ultra Series Model Update Release Beta Alpha
   North South East West New Old Great Little Big Saint San Santa Mount Lake River Island Valley
 `);
-
 
 const TOKEN = String.raw`(?:Mc|Mac|O['’]|D['’])?\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?`;
 const PARTICLE = String.raw`(?:van|von|de|del|della|da|di|du|la|le|bin|ibn|al|el|der|den|dos|das|ter)`;
