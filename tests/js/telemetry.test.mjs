@@ -155,6 +155,17 @@ test('the store is bounded and survives corrupt or hostile stored data', () => {
   }
 });
 
+test('concurrent flushes send once; a full storage does not throw', async () => {
+  const telemetry = new Telemetry({ consent: true, endpoint });
+  telemetry.record(sample);
+  const results = await Promise.all([telemetry.flush(), telemetry.flush()]);
+  assert.deepEqual(results, [{ sent: 1 }, { sent: 1 }]);
+  assert.equal(received.length, 1);
+
+  const full = { getItem: () => null, setItem: () => { throw new Error('QuotaExceededError'); }, removeItem: () => {} };
+  assert.equal(new Telemetry({ storage: full }).record(sample).name, 'generate');
+});
+
 test('arguments are checked', () => {
   assert.throws(() => new Telemetry({ endpoint: 'ftp://x' }), /endpoint/);
   assert.throws(() => new Telemetry({ storage: {} }), /storage/);

@@ -67,6 +67,7 @@ export class Telemetry {
   #storage;
   #fetch;
   #maxEvents;
+  #flushing = null;
 
   constructor({ consent = false, endpoint, storage, fetch, maxEvents = MAX_EVENTS } = {}) {
     if (endpoint !== undefined && !/^https?:\/\//.test(String(endpoint))) {
@@ -103,7 +104,13 @@ export class Telemetry {
 
   // Sends the stored events in one POST and drops them once the endpoint
   // accepted them. Without consent and an endpoint nothing leaves the device.
-  async flush() {
+  // Calls made while a flush is under way share it, so nothing is sent twice.
+  flush() {
+    this.#flushing ??= this.#send().finally(() => { this.#flushing = null; });
+    return this.#flushing;
+  }
+
+  async #send() {
     if (!this.#consent) return { sent: 0, reason: 'no-consent' };
     if (!this.#endpoint) return { sent: 0, reason: 'no-endpoint' };
     const events = this.#load();
@@ -137,8 +144,13 @@ export class Telemetry {
     return parsed.filter((e) => e && typeof e === 'object' && !Array.isArray(e)).map((e) => sanitize(e, 0));
   }
 
+  // A full or failing store must not break the app that records: the event is lost.
   #save(events) {
-    if (events.length === 0) this.#storage.removeItem(STORAGE_KEY);
-    else this.#storage.setItem(STORAGE_KEY, JSON.stringify(events));
+    try {
+      if (events.length === 0) this.#storage.removeItem(STORAGE_KEY);
+      else this.#storage.setItem(STORAGE_KEY, JSON.stringify(events));
+    } catch {
+      // QuotaExceededError or a storage the user disabled.
+    }
   }
 }
