@@ -265,6 +265,9 @@ int cmd_serve(int argc, char **argv) {
         if (sv.log) fclose(sv.log);
         return 1;
     }
+    int known;
+    const char *style = lm_chat_template_name(sv.state.model, &known);
+    fprintf(stderr, "chat template: %s%s\n", style, known ? "" : " (the model's template is not recognised)");
     pthread_mutex_init(&sv.state.lock, NULL);
     pthread_cond_init(&sv.state.idle, NULL);
     pthread_mutex_init(&sv.log_lock, NULL);
