@@ -381,29 +381,25 @@ test('a context over the core limit that fits in memory is refused naming the si
   assert.ok(error.message.includes(String(contextSize)), error.message);
 });
 
-// localm.js passes contextSize to an int32 parameter: 2^32 + 16 arrives as 16
-// and 2^31 as a negative number (the model's default), silently.
-test('a contextSize past int32 is refused, not wrapped', {
-  skip,
-  todo: 'localm.js checkLoadOptions accepts any non-negative integer; it should refuse contextSize > 2^31-1 with E_OPTION',
-}, async () => {
+// contextSize crosses into an int32 parameter: larger values are refused,
+// never wrapped (2^32 + 16 would otherwise arrive as 16).
+test('a contextSize past int32 is refused, not wrapped', { skip }, async () => {
   for (const contextSize of [2 ** 31, 2 ** 32 + 16]) {
     const error = await refusedLoad({ contextSize }).catch((e) => e);
     assert.ok(['E_OPTION', 'E_MEMORY'].includes(error.code), `contextSize ${contextSize}: ${error.message}`);
   }
 });
 
-test('a caller budget (memoryBudget) under the model size is E_MEMORY with the numbers', { skip }, async (t) => {
+// Under the files' size the worker refuses before allocating anything; with
+// room for the files but not the KV cache and scratch the core refuses.
+test('a caller budget (memoryBudget) under the model size is E_MEMORY with the numbers', { skip }, async () => {
   const { LocalLM } = await loadApi();
-  const probe = await errorOf(LocalLM.load(storiesModel, { memoryBudget: 1024 }));
-  if (probe.code === 'E_OPTION' && /memoryBudget/.test(probe.message)) {
-    t.skip('LocalLM.load has no memoryBudget option (lm_load_params.memory_budget is not reachable from JS)');
-    return;
-  }
-  assert.equal(probe.code, 'E_MEMORY', probe.message);
-  assert.match(probe.message, MIB);
-  const error = await refusedLoad({ memoryBudget: 1 << 20 });
-  assert.match(error.message, / 1\.0 MiB are available/);
+  const files = await refusedLoad({ memoryBudget: 1 << 20 });
+  assert.equal(files.code, 'E_MEMORY', files.message);
+  assert.match(files.message, /files take [\d.]+ MiB but only 1\.0 MiB are available \(the memoryBudget option\)/);
+  const total = await refusedLoad({ memoryBudget: 1200 * 1024 });
+  assert.equal(total.code, 'E_MEMORY', total.message);
+  assert.match(total.message, MIB);
   const lm = await LocalLM.load(storiesModel, { memoryBudget: 64 << 20 });
   await lm.unload();
 });
