@@ -82,6 +82,8 @@ export interface GenerationStats {
   genMs: number;
   prefillTokPerSec: number;
   decodeTokPerSec: number;
+  /** Why the last generation ended; 'context_full' keeps the text produced so far. */
+  finishReason: 'length' | 'eos' | 'stop' | 'aborted' | 'context_full';
   wasmMemoryBytes: number;
 }
 
@@ -129,6 +131,35 @@ export declare class LocalLM {
   /** Statistics of the last generation. */
   stats(): GenerationStats;
   unload(): Promise<void>;
+}
+
+/** On-device PII redaction: placeholders like [EMAIL_1] replace personal data. */
+export type PiiType = 'EMAIL' | 'IBAN' | 'CARD' | 'SSN' | 'IP' | 'DOB' | 'PHONE' | 'ADDRESS' | 'NAME';
+export interface PiiEntity { type: PiiType; placeholder: string; value: string; start: number; end: number; }
+export function redact(text: string, options?: {
+  types?: PiiType[];
+  nameDetector?: (text: string) => { start: number; end: number }[];
+}): { text: string; entities: PiiEntity[] };
+export function restore(text: string, entities: PiiEntity[]): string;
+
+/** Local-only telemetry: nothing is sent without consent === true and an endpoint. */
+export interface TelemetryEvent {
+  name?: string; route?: 'local' | 'cloud' | 'cache'; reason?: string; errorCode?: string; model?: string;
+  backend?: string; latencyMs?: number; firstTokenMs?: number; tokensPerSecond?: number; promptTokens?: number;
+  outputTokens?: number; memoryBytes?: number; contextSize?: number; threads?: number; meanLogprob?: number;
+  minLogprob?: number; at?: number;
+}
+export class Telemetry {
+  constructor(options?: {
+    consent?: boolean; endpoint?: string; fetch?: typeof fetch; maxEvents?: number;
+    storage?: { getItem(k: string): string | null; setItem(k: string, v: string): void; removeItem(k: string): void };
+  });
+  readonly consent: boolean;
+  setConsent(consent: boolean): void;
+  record(event: Record<string, unknown>): TelemetryEvent;
+  view(): TelemetryEvent[];
+  erase(): void;
+  flush(): Promise<{ sent: number; reason?: 'no-consent' | 'no-endpoint' | 'empty' | 'network' | 'http'; status?: number; error?: string }>;
 }
 
 export default LocalLM;

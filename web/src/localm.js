@@ -402,4 +402,6 @@ export class LocalLM {
 }
 
 export { modelCache };
+export { redact, restore } from './redact.js';
+export { Telemetry } from './telemetry.js';
 export default LocalLM;
