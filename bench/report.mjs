@@ -117,7 +117,7 @@ export function writeReport(info, models) {
     '# localm benchmark',
     '',
     `Written by \`npm run bench\` (bench/run.mjs${info.opts.quick ? ' --quick' : ''}) on ${info.date}, ` +
-      `in ${info.minutes.toFixed(1)} minutes. Do not edit: rerun.`,
+      `in ${info.minutes.toFixed(1)} minutes, at commit ${info.commit}. Do not edit: rerun.`,
     '',
     '## Machine',
     '',

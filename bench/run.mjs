@@ -30,12 +30,18 @@ const GEN_TOKENS = 64;
 const THREADS = [1, 2];
 const NOT_BUILT = 'n/a (not built)';
 
+class UsageError extends Error {}
+
 function parseArgs(argv) {
   const opts = { quick: false, reps: 3, shapes: ['smollm2-135m', 'smollm2-360m'],
     types: ['Q8_0', 'Q4_0', 'Q4_K_M'] };
   const list = (flag, value) => {
-    if (!value || value.startsWith('--')) throw new Error(`${flag} needs a comma-separated list`);
-    return value.split(',').filter(Boolean);
+    if (!value || value.startsWith('--')) throw new UsageError(`${flag} needs a comma-separated list`);
+    const names = value.split(',').filter(Boolean);
+    // The names become file names in bench/models/.
+    const bad = names.find((n) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(n));
+    if (bad !== undefined) throw new UsageError(`${flag}: '${bad}' is not a shape or type name`);
+    return names;
   };
   let repsGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -45,11 +51,11 @@ function parseArgs(argv) {
       opts.reps = Number(argv[++i]);
       repsGiven = true;
       if (!Number.isInteger(opts.reps) || opts.reps < 1 || opts.reps > 100) {
-        throw new Error('--reps needs an integer from 1 to 100');
+        throw new UsageError('--reps needs an integer from 1 to 100');
       }
     } else if (flag === '--shapes') opts.shapes = list(flag, argv[++i]);
     else if (flag === '--types') opts.types = list(flag, argv[++i]);
-    else throw new Error(`unknown option '${flag}' (options: --quick --reps N --shapes a,b --types a,b)`);
+    else throw new UsageError(`unknown option '${flag}' (options: --quick --reps N --shapes a,b --types a,b)`);
   }
   // --quick: one small model, one repetition, unless asked otherwise.
   if (opts.quick) {
@@ -218,6 +224,17 @@ class Results {
   }
 }
 
+// The commit measured, "+ local changes" when the tree differs from it.
+function gitDescription() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'web', 'build.sh') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + local changes' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function machine() {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   return {
@@ -226,6 +243,7 @@ function machine() {
     memory: os.totalmem(),
     node: process.version,
     loadStart: os.loadavg(),
+    commit: gitDescription(),
   };
 }
 
@@ -247,6 +265,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`bench: ${error.stack || error}\n`);
+  process.stderr.write(`bench: ${error instanceof UsageError ? error.message : error.stack || error}\n`);
   process.exitCode = 1;
 });
