@@ -116,7 +116,7 @@ export function writeReport(info, models) {
   return [
     '# localm benchmark',
     '',
-    `Written by \`npm run bench\` (bench/run.mjs${info.opts.quick ? ' --quick' : ''}) on ${info.date}, ` +
+    `Written by \`node bench/run.mjs${info.args ? ` ${info.args}` : ''}\` on ${info.date}, ` +
       `in ${info.minutes.toFixed(1)} minutes, at commit ${info.commit}. Do not edit: rerun.`,
     '',
     '## Machine',

@@ -252,7 +252,8 @@ async function main() {
   const started = Date.now();
   const models = modelList(opts);
   ensureModels(models);
-  const info = { ...machine(), date: new Date().toISOString(), opts, promptTokens: PROMPT_TOKENS,
+  const info = { ...machine(), date: new Date().toISOString(), args: process.argv.slice(2).join(' '), opts,
+    promptTokens: PROMPT_TOKENS,
     genTokens: GEN_TOKENS };
   const results = new Results();
   info.browser = await browserRuns(models, opts, results);
