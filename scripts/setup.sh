@@ -70,13 +70,16 @@ fetch_sources() {
     (cd "$DEPS_DIR" && apt-get source -qq "${need[@]}")
 }
 
-# npm ci records what it installed in node_modules/.package-lock.json: a lock
+# npm records what it installed in node_modules/.package-lock.json: a lock
 # file changed since (a pull that added a package) installs again.
 install_node_modules() {
     [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] &&
         return 0
     echo "setup: installing node modules"
-    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+    # Not `npm ci`: npm 11 refuses this lock file because it lists only the
+    # optional node-llama-cpp binaries of platforms npm resolved on (Linux);
+    # `npm install` still follows the lock's versions.
+    npm install --no-audit --no-fund
 }
 
 install_packages
