@@ -210,7 +210,8 @@ uint64_t lm_context_bytes(const lm_hparams *hp, int32_t n_ctx) {
     /* x, xb, q, att, gate, up, plus the fused outputs (q + 2 kv or 2 ffn). */
     const uint64_t scratch = (uint64_t)LM_MAX_BATCH * (8 * widest + 4 * kv_dim) * sizeof(float) +
                              (uint64_t)hp->n_vocab * sizeof(float) * 2 +
-                             (uint64_t)hp->n_head * n_ctx * sizeof(float);
+                             (uint64_t)hp->n_head * n_ctx * sizeof(float) +
+                             (hp->ffn != LM_FFN_SWIGLU ? 65536 * sizeof(uint16_t) : 0); /* GELU table */
     return kv + scratch;
 }
 
