@@ -21,7 +21,7 @@ typedef struct lmw_session {
     lm_generation *gen;
     int32_t *tokens;   /* result of the last lmw_tokenize */
     char *text;        /* result of the last lmw_detokenize */
-    char stats_json[256];
+    char stats_json[512];
 } lmw_session;
 
 /* One generation step as JS reads it: fixed 32-bit fields, see worker.js. */
@@ -31,9 +31,10 @@ typedef struct lmw_step {
     float logprob;
     const char *text;
     int32_t len;
+    float entropy;
 } lmw_step;
 
-_Static_assert(sizeof(lmw_step) == 20, "worker.js reads lmw_step as five 32-bit fields");
+_Static_assert(sizeof(lmw_step) == 24, "worker.js reads lmw_step as six 32-bit fields");
 
 static lm_error last_error;
 static lmw_step step;
@@ -171,6 +172,7 @@ EMSCRIPTEN_KEEPALIVE const lmw_step *lmw_generate_next(lmw_session *s) {
     step.logprob = piece.logprob;
     step.text = piece.text;
     step.len = (int32_t)piece.len;
+    step.entropy = piece.entropy;
     return &step;
 }
 
@@ -178,8 +180,10 @@ EMSCRIPTEN_KEEPALIVE const char *lmw_generate_stats(lmw_session *s) {
     lm_generate_stats st = {0};
     if (s->gen) lm_generation_stats(s->gen, &st);
     snprintf(s->stats_json, sizeof s->stats_json,
-             "{\"prompt_tokens\":%d,\"prompt_ms\":%.3f,\"gen_tokens\":%d,\"gen_ms\":%.3f,\"stopped_by\":%d}",
-             st.prompt_tokens, st.prompt_ms, st.gen_tokens, st.gen_ms, st.stopped_by);
+             "{\"prompt_tokens\":%d,\"prompt_ms\":%.3f,\"gen_tokens\":%d,\"gen_ms\":%.3f,\"stopped_by\":%d,"
+             "\"mean_logprob\":%.6g,\"min_logprob\":%.6g,\"low_confidence_share\":%.6g,\"perplexity\":%.6g}",
+             st.prompt_tokens, st.prompt_ms, st.gen_tokens, st.gen_ms, st.stopped_by, st.mean_logprob,
+             st.min_logprob, st.low_confidence_share, st.perplexity);
     return s->stats_json;
 }
 

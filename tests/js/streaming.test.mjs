@@ -24,7 +24,7 @@ test('pieces arrive one token at a time and add up to complete()', { skip }, asy
     assert.equal(stats.genTokens, 64);
     assert.ok(stats.promptTokens > 0 && stats.decodeTokPerSec > 0 && stats.prefillTokPerSec > 0);
     assert.ok(stats.wasmMemoryBytes >= 16 << 20);
-    assert.deepEqual(Object.keys(lm.stats()).sort(), ['decodeTokPerSec', 'genMs', 'genTokens',
+    assert.deepEqual(Object.keys(lm.stats()).sort(), ['confidence', 'decodeTokPerSec', 'finishReason', 'genMs', 'genTokens',
       'prefillTokPerSec', 'promptMs', 'promptTokens', 'wasmMemoryBytes']);
   } finally {
     await lm.unload();

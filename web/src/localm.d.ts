@@ -72,7 +72,10 @@ export interface Piece {
   /** Never splits a UTF-8 character. */
   text: string;
   token: number;
+  /** Log-probability of the token under the model. */
   logprob: number;
+  /** Entropy (nats) of the model's distribution at this step: high means unsure. */
+  entropy: number;
 }
 
 export interface GenerationStats {
@@ -84,6 +87,8 @@ export interface GenerationStats {
   decodeTokPerSec: number;
   /** Why the last generation ended; 'context_full' keeps the text produced so far. */
   finishReason: 'length' | 'eos' | 'stop' | 'aborted' | 'context_full';
+  /** Over the generated tokens; lowConfidenceShare counts tokens with probability < 0.5. */
+  confidence: { meanLogprob: number; minLogprob: number; lowConfidenceShare: number; perplexity: number };
   wasmMemoryBytes: number;
 }
 

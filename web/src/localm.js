@@ -256,8 +256,8 @@ export class LocalLM {
     this.#info = info;
     this.contextSize = contextSize;
     this.threads = threads;
-    this.#stats = { promptTokens: 0, promptMs: 0, genTokens: 0, genMs: 0,
-      prefillTokPerSec: 0, decodeTokPerSec: 0, wasmMemoryBytes: channel.memory };
+    this.#recordStats({ prompt_tokens: 0, prompt_ms: 0, gen_tokens: 0, gen_ms: 0, stopped_by: 0,
+      mean_logprob: 0, min_logprob: 0, low_confidence_share: 0, perplexity: 1 });
   }
 
   static async load(source, options = {}) {
@@ -396,6 +396,12 @@ export class LocalLM {
       prefillTokPerSec: s.prompt_ms > 0 ? (s.prompt_tokens * 1000) / s.prompt_ms : 0,
       decodeTokPerSec: s.gen_ms > 0 ? (s.gen_tokens * 1000) / s.gen_ms : 0,
       finishReason: FINISH_REASONS[s.stopped_by] ?? 'length',
+      confidence: {
+        meanLogprob: s.mean_logprob,
+        minLogprob: s.min_logprob,
+        lowConfidenceShare: s.low_confidence_share,
+        perplexity: s.perplexity,
+      },
       wasmMemoryBytes: this.#channel.memory,
     };
   }

@@ -301,12 +301,14 @@ function formatChat(messages) {
 }
 
 function readStep(ptr) {
-  const fields = new Int32Array(heap().buffer, ptr, 5);
+  const fields = new Int32Array(heap().buffer, ptr, 6);
+  const floats = new Float32Array(heap().buffer, ptr, 6);
   const text = fields[3] >>> 0;
   return {
     done: fields[0] !== 0,
     token: fields[1],
-    logprob: new Float32Array(heap().buffer, ptr + 8, 1)[0],
+    logprob: floats[2],
+    entropy: floats[5],
     text: decoder.decode(heap().slice(text, text + fields[4])), // no decoding from shared memory
   };
 }
