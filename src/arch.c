@@ -41,6 +41,8 @@ lm_status lm_arch_from_name(lm_binder *b) {
 static int is_gemma(lm_arch a) { return a == LM_ARCH_GEMMA || a == LM_ARCH_GEMMA2 || a == LM_ARCH_GEMMA3; }
 static int uses_alibi(lm_arch a) { return a == LM_ARCH_MPT || a == LM_ARCH_BLOOM; }
 static int uses_layernorm(lm_arch a) { return a == LM_ARCH_GPT2 || uses_alibi(a); }
+/* gpt2 and bloom have a bias on every norm and matrix (mpt's are optional). */
+static int has_biases(lm_arch a) { return a == LM_ARCH_GPT2 || a == LM_ARCH_BLOOM; }
 
 /* Gemma 2 and 3 scale queries by 1/sqrt(n_embd / n_head) in their 27B
  * models (recognised, as llama.cpp does, by the layer count), else by
@@ -106,13 +108,11 @@ lm_status lm_arch_bind_hparams(lm_binder *b) {
 lm_status lm_arch_bind_globals(lm_binder *b) {
     lm_model *m = b->model;
     const lm_hparams *hp = &m->hp;
-    const int64_t d = hp->n_embd, layer_norm = hp->norm == LM_NORM_LAYER;
+    const int64_t d = hp->n_embd;
     lm_status s;
-    if ((s = lm_bind_vector(b, "output_norm.bias", d, hp->arch == LM_ARCH_GPT2 || hp->arch == LM_ARCH_BLOOM,
-                            &m->output_norm_b)) != LM_OK)
+    if (hp->norm == LM_NORM_LAYER &&
+        (s = lm_bind_vector(b, "output_norm.bias", d, has_biases(hp->arch), &m->output_norm_b)) != LM_OK)
         return s;
-    if (layer_norm && hp->arch != LM_ARCH_MPT && !m->output_norm_b)
-        return lm_fail(b->err, LM_E_FORMAT, "model lacks tensor 'output_norm.bias'");
     if (hp->arch == LM_ARCH_BLOOM &&
         ((s = lm_bind_vector(b, "token_embd_norm.weight", d, 1, &m->tok_embd_norm)) != LM_OK ||
          (s = lm_bind_vector(b, "token_embd_norm.bias", d, 1, &m->tok_embd_norm_b)) != LM_OK))
@@ -120,10 +120,10 @@ lm_status lm_arch_bind_globals(lm_binder *b) {
     if (hp->pos == LM_POS_LEARNED &&
         (s = lm_bind_matrix(b, "position_embd.weight", d, hp->n_ctx_train, 1, &m->pos_embd)) != LM_OK)
         return s;
-    if (hp->arch == LM_ARCH_PHI3)
-        return (s = lm_bind_vector(b, "rope_factors_long.weight", hp->n_rot / 2, 0, &m->rope_long)) != LM_OK
-                   ? s
-                   : lm_bind_vector(b, "rope_factors_short.weight", hp->n_rot / 2, 0, &m->rope_short);
+    if (hp->arch == LM_ARCH_PHI3) {
+        if ((s = lm_bind_vector(b, "rope_factors_long.weight", hp->n_rot / 2, 0, &m->rope_long)) != LM_OK) return s;
+        return lm_bind_vector(b, "rope_factors_short.weight", hp->n_rot / 2, 0, &m->rope_short);
+    }
     if (hp->pos == LM_POS_ROPE)
         return lm_bind_vector(b, "rope_freqs.weight", hp->n_rot / 2, 0, &m->rope_freqs);
     return LM_OK;
@@ -139,7 +139,7 @@ static lm_status bind_qkv(lm_binder *b, int il, lm_layer *l) {
     const int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim,
                   kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     const lm_arch a = hp->arch;
-    const int fused_only = uses_layernorm(a), qkv_bias = a == LM_ARCH_GPT2 || a == LM_ARCH_BLOOM;
+    const int fused_only = uses_layernorm(a), qkv_bias = has_biases(a);
     char name[96];
     lm_status s;
     if (fused_only || a == LM_ARCH_PHI3) {
@@ -162,7 +162,7 @@ static lm_status bind_qkv(lm_binder *b, int il, lm_layer *l) {
 static lm_status bind_ffn(lm_binder *b, int il, lm_layer *l) {
     const lm_hparams *hp = &b->model->hp;
     const int64_t d = hp->n_embd, ff = hp->n_ff;
-    const int biases = hp->arch == LM_ARCH_GPT2 || hp->arch == LM_ARCH_BLOOM;
+    const int biases = has_biases(hp->arch);
     char name[96];
     lm_status s;
     if (hp->arch == LM_ARCH_PHI3) { /* gate and up in one matrix, gate rows first */
@@ -186,7 +186,7 @@ static lm_status bind_norms(lm_binder *b, int il, lm_layer *l) {
     const lm_hparams *hp = &b->model->hp;
     const int64_t d = hp->n_embd;
     const int gemma23 = hp->arch == LM_ARCH_GEMMA2 || hp->arch == LM_ARCH_GEMMA3;
-    const int norm_bias = hp->arch == LM_ARCH_GPT2 || hp->arch == LM_ARCH_BLOOM;
+    const int norm_bias = has_biases(hp->arch);
     char name[96];
     lm_status s;
     if ((s = lm_bind_vector(b, NAME("attn_norm.weight"), d, 1, &l->attn_norm)) != LM_OK ||
@@ -210,7 +210,7 @@ static lm_status bind_norms(lm_binder *b, int il, lm_layer *l) {
 lm_status lm_arch_bind_layer(lm_binder *b, int il, lm_layer *l) {
     const lm_hparams *hp = &b->model->hp;
     const int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    const int out_bias = hp->arch == LM_ARCH_GPT2 || hp->arch == LM_ARCH_BLOOM;
+    const int out_bias = has_biases(hp->arch);
     char name[96];
     lm_status s;
     /* Every swa_pattern-th layer is global, the others slide. */
