@@ -74,6 +74,12 @@ lm_status synth_family_metadata(gguf_writer *w, const synth_model *m, lm_error *
     if (f == FAM_GEMMA2 && ((s = gguf_set_f32(w, key(m, "attn_logit_softcapping"), 3.0f, err)) ||
                             (s = gguf_set_f32(w, key(m, "final_logit_softcapping"), 30.0f, err))))
         return s;
+    /* LongRoPE: an original context below the 512 of the parity runs, so
+     * that both sides pick the long factors. */
+    if (f == FAM_PHI3 && m->rope_freqs &&
+        ((s = gguf_set_str(w, key(m, "rope.scaling.type"), "longrope", err)) ||
+         (s = gguf_set_u32(w, key(m, "rope.scaling.original_context_length"), 256, err))))
+        return s;
     if (uses_layernorm(f) && (s = gguf_set_f32(w, key(m, "attention.layer_norm_epsilon"), 1e-5f, err)))
         return s;
     if ((f == FAM_MPT || f == FAM_BLOOM) && (s = gguf_set_f32(w, key(m, "attention.max_alibi_bias"), 8.0f, err)))
@@ -163,6 +169,10 @@ int synth_family_describe(synth_weights *sw, const synth_model *m) {
     if (f == FAM_BLOOM) {
         p.ok = p.ok && synth_describe(sw, m, "token_embd_norm.weight", SYNTH_W_NORM, 0, n, 0);
         p.ok = p.ok && synth_describe(sw, m, "token_embd_norm.bias", SYNTH_W_RANDOM, 0.1f, n, 0);
+    }
+    if (f == FAM_PHI3 && m->rope_freqs) { /* distinct long and short factors */
+        p.ok = p.ok && synth_describe(sw, m, "rope_factors_long.weight", SYNTH_W_ROPE_FREQS, 0, head_dim(m) / 2, 0);
+        p.ok = p.ok && synth_describe(sw, m, "rope_factors_short.weight", SYNTH_W_NORM, 0, head_dim(m) / 2, 0);
     }
     for (p.il = 0; p.il < s->n_layer && p.ok; p.il++) {
         add_attention(&p);

@@ -37,7 +37,7 @@ static void usage(FILE *fp) {
             "  types:  %s\n"
             "  --vocab      tokenizer source (default %s)\n"
             "  --tied       no output.weight: the embedding doubles as the output matrix\n"
-            "  --rope-freqs llama-3 style rope_freqs.weight (llama only)\n",
+            "  --rope-freqs llama-3 style rope_freqs.weight (llama), LongRoPE factors (phi3)\n",
             lm_ftype_names(), DEFAULT_VOCAB);
 }
 
@@ -90,7 +90,8 @@ static int parse_args(int argc, char **argv, options *o) {
     if (!o->shape || !o->type || !o->out) return fail("%s", "--shape, --type and -o are required (see --help)");
     if (strcmp(o->arch, "llama") != 0 && strcmp(o->arch, "qwen2") != 0 && !synth_family_known(o->arch))
         return fail("unknown --arch '%s' (llama, qwen2, gemma, gemma2, gemma3, phi3, gpt2, mpt, bloom)", o->arch);
-    if (o->rope_freqs && strcmp(o->arch, "llama") != 0) return fail("%s", "--rope-freqs is for --arch llama");
+    if (o->rope_freqs && strcmp(o->arch, "llama") != 0 && strcmp(o->arch, "phi3") != 0)
+        return fail("%s", "--rope-freqs is for --arch llama or phi3");
     return 0;
 }
 
