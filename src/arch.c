@@ -93,10 +93,7 @@ lm_status lm_arch_bind_hparams(lm_binder *b) {
         /* llama.cpp ignores phi3's sliding window (its converters mislabel
          * it), so we do too: every layer is global. */
         hp->n_ctx_orig = hp->n_ctx_train;
-        hp->rope_attn_factor = 1.0f;
-        if ((s = lm_bind_u32(b, "rope.scaling.original_context_length", 0, &hp->n_ctx_orig)) != LM_OK ||
-            (s = lm_bind_f32(b, "rope.scaling.attn_factor", &hp->rope_attn_factor)) != LM_OK)
-            return s;
+        if ((s = lm_bind_u32(b, "rope.scaling.original_context_length", 0, &hp->n_ctx_orig)) != LM_OK) return s;
     }
     if (uses_alibi(a)) {
         hp->alibi_bias_max = 8.0f;

@@ -48,6 +48,8 @@ static lm_status read_rope_scaling(lm_binder *b) {
     float factor = 0;
     lm_status s;
     hp->rope_freq_scale = 1.0f;
+    hp->rope_attn_factor = 1.0f; /* llama.cpp scales cos/sin by it (phi3 LongRoPE sets it) */
+    if ((s = lm_bind_f32(b, "rope.scaling.attn_factor", &hp->rope_attn_factor)) != LM_OK) return s;
     snprintf(key, sizeof key, "%srope.scaling.type", b->prefix);
     int has_type = gguf_get_str(&b->model->files[0], key, &type) == 1;
     if ((s = lm_bind_f32(b, "rope.scaling.factor", &factor)) != LM_OK) return s;

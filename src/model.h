@@ -73,7 +73,7 @@ typedef struct lm_hparams {
     int32_t swa_pattern;   /* every swa_pattern-th layer is global (0: none) */
     float rope_base_swa, rope_freq_scale_swa; /* RoPE of sliding-window layers */
     int32_t n_ctx_orig;    /* phi3: context the short rope factors are for */
-    float rope_attn_factor;/* phi3 LongRoPE: cos/sin multiplier */
+    float rope_attn_factor;/* cos/sin multiplier (rope.scaling.attn_factor) */
 } lm_hparams;
 
 /* Where the model's bytes live and how to give them back. */

@@ -75,10 +75,12 @@ lm_status synth_family_metadata(gguf_writer *w, const synth_model *m, lm_error *
                             (s = gguf_set_f32(w, key(m, "final_logit_softcapping"), 30.0f, err))))
         return s;
     /* LongRoPE: an original context below the 512 of the parity runs, so
-     * that both sides pick the long factors. */
+     * that both sides pick the long factors, and a cos/sin scale like
+     * Phi-3.5's (1.19). */
     if (f == FAM_PHI3 && m->rope_freqs &&
         ((s = gguf_set_str(w, key(m, "rope.scaling.type"), "longrope", err)) ||
-         (s = gguf_set_u32(w, key(m, "rope.scaling.original_context_length"), 256, err))))
+         (s = gguf_set_u32(w, key(m, "rope.scaling.original_context_length"), 256, err)) ||
+         (s = gguf_set_f32(w, key(m, "rope.scaling.attn_factor"), 1.2f, err))))
         return s;
     if (uses_layernorm(f) && (s = gguf_set_f32(w, key(m, "attention.layer_norm_epsilon"), 1e-5f, err)))
         return s;
