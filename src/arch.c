@@ -97,7 +97,9 @@ lm_status lm_arch_bind_hparams(lm_binder *b) {
     }
     if (uses_alibi(a)) {
         hp->alibi_bias_max = 8.0f;
-        if ((s = lm_bind_f32(b, "attention.max_alibi_bias", &hp->alibi_bias_max)) != LM_OK) return s;
+        if ((s = lm_bind_f32(b, "attention.max_alibi_bias", &hp->alibi_bias_max)) != LM_OK ||
+            (a == LM_ARCH_MPT && (s = lm_bind_f32(b, "attention.clamp_kqv", &hp->clamp_kqv)) != LM_OK))
+            return s;
     }
     return LM_OK;
 }

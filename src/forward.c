@@ -280,6 +280,10 @@ static void take_columns(float *out, const float *in, int n, int64_t stride, int
     for (int t = 0; t < n; t++) memcpy(out + t * width, in + t * stride + from, width * sizeof(float));
 }
 
+static void clamp_rows(float *x, size_t count, float limit) {
+    for (size_t i = 0; i < count; i++) x[i] = x[i] < -limit ? -limit : x[i] > limit ? limit : x[i];
+}
+
 /* q, k and v of the normed batch in c->xb, biases added. */
 static void project_qkv(lm_context *c, const lm_layer *l, int n) {
     const lm_hparams *hp = &c->model->hp;
@@ -287,6 +291,7 @@ static void project_qkv(lm_context *c, const lm_layer *l, int n) {
     if (l->wqkv.data) {
         matmul(c, &l->wqkv, c->xb, n, c->fused);
         add_bias(c->fused, l->bqkv, n, l->wqkv.rows);
+        if (hp->clamp_kqv > 0) clamp_rows(c->fused, (size_t)n * l->wqkv.rows, hp->clamp_kqv);
         take_columns(c->q, c->fused, n, l->wqkv.rows, 0, q_dim);
         take_columns(c->k, c->fused, n, l->wqkv.rows, q_dim, kv_dim);
         take_columns(c->v, c->fused, n, l->wqkv.rows, q_dim + kv_dim, kv_dim);

@@ -69,6 +69,7 @@ typedef struct lm_hparams {
     float attn_softcap;    /* scores -> cap * tanh(scores / cap); 0: none */
     float final_softcap;   /* same on the logits */
     float alibi_bias_max;  /* ALiBi slopes' maximum bias */
+    float clamp_kqv;       /* mpt: fused q/k/v values clamped to +-this; 0: none */
     int32_t n_swa;         /* sliding window of the layers marked swa; 0: none */
     int32_t swa_pattern;   /* every swa_pattern-th layer is global (0: none) */
     float rope_base_swa, rope_freq_scale_swa; /* RoPE of sliding-window layers */

@@ -86,6 +86,8 @@ lm_status synth_family_metadata(gguf_writer *w, const synth_model *m, lm_error *
         return s;
     if ((f == FAM_MPT || f == FAM_BLOOM) && (s = gguf_set_f32(w, key(m, "attention.max_alibi_bias"), 8.0f, err)))
         return s;
+    /* mpt may clamp q, k and v; at 3 a few percent of values are clipped. */
+    if (f == FAM_MPT && (s = gguf_set_f32(w, key(m, "attention.clamp_kqv"), 3.0f, err))) return s;
     return LM_OK;
 }
 
