@@ -33,7 +33,8 @@ const SEED = 7;
 // catch: ignoring the sliding window moves the top logits by 0.03 (gemma2)
 // to 0.12 (gemma3), skipping gemma3's QK-norm or its local RoPE base by
 // 0.06-0.1, gemma2's attention soft-cap by 0.04 and its final one by 1.7,
-// ALiBi or learned positions by 0.17 or more.
+// ALiBi or learned positions by 0.17 or more, mpt's q/k/v clamp by 1.2,
+// phi3's LongRoPE factors or cos/sin scale by 0.07 and 0.3.
 const TOLERANCE = { F16: 0.02, Q8_0: 0.4, Q4_K: 0.4 };
 
 // Shape tiny6 has six layers, so gemma2/3 get global layers among the
