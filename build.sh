@@ -98,6 +98,15 @@ build_wasm() {
     build_wasm_variant build/wasm "$DIST" SINGLE_CFLAGS SINGLE_LDFLAGS
     build_wasm_variant build/wasm-mt "$DIST/mt" THREADED_CFLAGS THREADED_LDFLAGS
     cp web/src/*.js web/src/*.d.ts "$DIST/"
+    list_dist_files
+}
+
+# web/dist/files.json: what the service worker keeps for offline use, so a
+# new module file cannot be forgotten there.
+list_dist_files() {
+    (cd "$DIST" && find . -type f ! -name files.json ! -name '*.d.ts' | sort | sed 's|^\./|dist/|') |
+        node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.stringify(s.trim().split("\n"))))' \
+        > "$DIST/files.json"
 }
 
 # The page's CSP allows 'wasm-unsafe-eval' only: the glue must not build code

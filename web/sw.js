@@ -5,20 +5,29 @@
 // Network first, the cache as the fallback: a server that is up always gives
 // the current files, and every successful answer refreshes the copy.
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const CACHE = `localm-shell-${VERSION}`;
 const SHELL = ['./', 'index.html', 'app.js', 'app.css', 'manifest.webmanifest',
   'icons/icon-192.png', 'icons/icon-512.png'];
-// Present once the module is built (and the catalog only behind
-// scripts/serve.mjs): cached when there, skipped when not.
-const OPTIONAL = ['catalog.json', 'dist/localm.js', 'dist/worker.js', 'dist/cache.js',
-  'dist/localm-core.js', 'dist/localm-core.wasm'];
+// Present only behind scripts/serve.mjs: cached when there, skipped when not.
+const OPTIONAL = ['catalog.json'];
+// Written by build.sh: every file of the built module (JS, wasm, threaded build).
+const DIST_LIST = 'dist/files.json';
+
+async function distFiles() {
+  try {
+    const response = await fetch(DIST_LIST, { cache: 'no-store' });
+    return response.ok ? await response.json() : [];
+  } catch {
+    return [];
+  }
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     await cache.addAll(SHELL);
-    await Promise.all(OPTIONAL.map((url) => cache.add(url).catch(() => {})));
+    await Promise.all([...OPTIONAL, ...await distFiles()].map((url) => cache.add(url).catch(() => {})));
     await self.skipWaiting();
   })());
 });
