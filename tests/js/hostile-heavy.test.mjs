@@ -7,7 +7,7 @@ import test from 'node:test';
 
 import { errorOf, loadApi, needDist, needShared, storiesModel } from './helpers.mjs';
 
-const skip = needShared || needDist || (!process.env.LOCALM_HEAVY && 'set LOCALM_HEAVY=1 (needs ~6 GB of RAM)');
+const skip = needShared || needDist || (!process.env.LOCALM_HEAVY && 'opt-in: set LOCALM_HEAVY=1 (needs ~6 GB of RAM)');
 
 // 2^28 bytes: the merge symbols (16 bytes each in wasm32) then need exactly
 // 4 GiB + 48 bytes, which a 32-bit size_t wraps to 48.
