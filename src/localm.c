@@ -31,14 +31,8 @@ static void release_part(lm_part *p) {
 
 void lm_model_free(lm_model *m) {
     if (!m) return;
-    if (m->layers)
-        for (int i = 0; i < m->hp.n_layer; i++) {
-            lm_layer *l = &m->layers[i];
-            free(l->attn_norm), free(l->ffn_norm), free(l->bq), free(l->bk), free(l->bv);
-        }
+    lm_model_free_vectors(m);
     free(m->layers);
-    free(m->output_norm);
-    free(m->rope_freqs);
     lm_vocab_free(m->vocab);
     for (int i = 0; i < m->n_parts; i++) {
         if (m->files) gguf_release(&m->files[i]);
