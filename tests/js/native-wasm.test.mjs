@@ -15,8 +15,13 @@ const synth = join(repoRoot, 'build/native/localm-synth');
 const modelDir = join(repoRoot, 'build/native/native-wasm');
 const TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K',
   'Q5_K', 'Q6_K', 'Q4_K_M'];
+// The other families once each in a K-quant: their graphs run on the same
+// SIMD kernels. gemma2/gemma3 need six layers to show their sliding windows.
+const FAMILIES = [['gemma3', 'tiny6'], ['gemma2', 'tiny6'], ['gemma', 'tiny'], ['phi3', 'tiny'],
+  ['gpt2', 'tiny'], ['mpt', 'tiny'], ['bloom', 'tiny']];
 const CASES = [...TYPES.map((type) => ({ arch: 'llama', type })),
-  ...['F16', 'Q8_0', 'Q4_K'].map((type) => ({ arch: 'qwen2', type }))];
+  ...['F16', 'Q8_0', 'Q4_K'].map((type) => ({ arch: 'qwen2', type })),
+  ...FAMILIES.map(([arch, shape]) => ({ arch, shape, type: 'Q4_K' }))];
 const PROMPT = 'Once upon a time';
 const N_PREDICT = 16;
 
@@ -24,11 +29,11 @@ const skip = needDist
   || (!existsSync(nativeCli) && `${nativeCli} is not built (./build.sh native)`)
   || (!existsSync(synth) && `${synth} is not built`);
 
-async function model({ arch, type }) {
-  const out = join(modelDir, `synth-${arch}-tiny-${type}.gguf`);
+async function model({ arch, shape = 'tiny', type }) {
+  const out = join(modelDir, `synth-${arch}-${shape}-${type}.gguf`);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(synth).mtimeMs) {
     mkdirSync(modelDir, { recursive: true });
-    await run(synth, ['--arch', arch, '--shape', 'tiny', '--type', type, '--seed', '3', '-o', out]);
+    await run(synth, ['--arch', arch, '--shape', shape, '--type', type, '--seed', '3', '-o', out]);
   }
   return out;
 }
@@ -53,7 +58,7 @@ async function wasmTokens(LocalLM, path) {
 }
 
 for (const c of CASES) {
-  test(`native and wasm agree: ${c.arch} tiny ${c.type}`, { skip }, async () => {
+  test(`native and wasm agree: ${c.arch} ${c.shape ?? "tiny"} ${c.type}`, { skip }, async () => {
     const { LocalLM } = await loadApi();
     const path = await model(c);
     const [native, wasm] = await Promise.all([
