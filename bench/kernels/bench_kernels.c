@@ -12,19 +12,7 @@
 #include "kernels.h"
 #include "quant.h"
 
-#define lm_act_row_bytes scalar_act_row_bytes
-#define lm_quantize_act scalar_quantize_act
-#define lm_gemm scalar_gemm
-#define lm_dot_f32 scalar_dot_f32
-#define lm_axpy_f32 scalar_axpy_f32
-#define lm_rmsnorm scalar_rmsnorm
-#define lm_softmax scalar_softmax
-#undef LM_KERNELS_H /* declare the renamed functions too */
-#include "kernels.h"
-#include "../../src/kernels_scalar.c"
-#undef lm_act_row_bytes
-#undef lm_quantize_act
-#undef lm_gemm
+#include "../../tests/wasm/scalar_reference.h"
 
 typedef size_t act_bytes_fn(lm_type, int64_t);
 typedef void quantize_fn(lm_type, const float *, void *, int64_t);

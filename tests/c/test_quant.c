@@ -6,23 +6,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 #include "quant.h"
 
-static uint32_t rng_state = 12345;
-
-static uint32_t rng_next(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-
-static float rng_uniform(void) { return (float)((rng_next() >> 8) * (1.0 / 16777216.0)); }
-
-/* Roughly normal: the sum of four uniforms, centered, unit variance. */
-static float rng_normal(void) {
-    return (rng_uniform() + rng_uniform() + rng_uniform() + rng_uniform() - 2.0f) * 1.7320508f;
-}
 
 static int f16_is_nan(uint16_t h) { return (h & 0x7C00) == 0x7C00 && (h & 0x3FF); }
 

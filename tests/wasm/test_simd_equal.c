@@ -12,23 +12,7 @@
 #include "kernels.h"
 #include "quant.h"
 
-#define lm_act_row_bytes scalar_act_row_bytes
-#define lm_quantize_act scalar_quantize_act
-#define lm_gemm scalar_gemm
-#define lm_dot_f32 scalar_dot_f32
-#define lm_axpy_f32 scalar_axpy_f32
-#define lm_rmsnorm scalar_rmsnorm
-#define lm_softmax scalar_softmax
-#undef LM_KERNELS_H /* declare the renamed functions too */
-#include "kernels.h"
-#include "../../src/kernels_scalar.c"
-#undef lm_act_row_bytes
-#undef lm_quantize_act
-#undef lm_gemm
-#undef lm_dot_f32
-#undef lm_axpy_f32
-#undef lm_rmsnorm
-#undef lm_softmax
+#include "scalar_reference.h"
 
 static uint32_t rng = 12345;
 static uint32_t next_u32(void) {
