@@ -21,6 +21,7 @@ function checkCount(engine, count, wanted) {
 // One engine instance: run(prompt tokens, generated tokens) -> one sample.
 async function openLocalm(url, threads, maxTokens) {
   const lm = await LocalLM.load(url, { threads, cache: false, contextSize: maxTokens });
+  if (lm.threads !== threads) throw new Error(`localm runs ${lm.threads} threads, not ${threads}`);
   const base = (await lm.tokenize('')).length;
   const greedy = { temperature: 0, ignoreEos: true };
   return {

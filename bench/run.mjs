@@ -90,13 +90,12 @@ function ensureModels(models) {
   for (const m of models) m.bytes = fs.statSync(m.file).size;
 }
 
-// The threaded Emscripten glue carries the PThread runtime; the single-thread
-// build does not, and then only 1 thread is measured.
+// build.sh puts the threaded build (its Emscripten glue carries the PThread
+// runtime) in web/dist/mt; LocalLM.load picks it for threads > 1 on a cross-
+// origin isolated page. Without it only 1 thread is measured.
 function hasThreadedWasm() {
-  const dist = path.join(REPO, 'web/dist');
-  if (!fs.existsSync(dist)) return false;
-  return fs.readdirSync(dist).some((name) => name.endsWith('.js')
-    && fs.readFileSync(path.join(dist, name), 'utf8').includes('PThread'));
+  const glue = path.join(REPO, 'web/dist/mt/localm-core.js');
+  return fs.existsSync(glue) && fs.readFileSync(glue, 'utf8').includes('PThread');
 }
 
 const failed = (error) => `failed: ${String(error?.message ?? error).split('\n')[0].slice(0, 160)}`;
