@@ -11,19 +11,11 @@ import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { loadLlama, traceGreedy } from '../parity/llamacpp-trace.mjs';
-import { compareTraces, runLocalm } from '../parity/compare.mjs';
+import { compareTraces, parityPaths, runLocalm } from '../parity/compare.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/native');
-const localm = path.join(buildDir, 'localm');
-const synth = path.join(buildDir, 'localm-synth');
-const modelDir = path.join(buildDir, 'parity');
-const shared = path.resolve(root, process.env.LM_SHARED_DIR || '../shared');
-const vocab = path.join(shared, 'vocab/ggml-vocab-gpt-2.gguf');
-const stories = path.join(shared, 'models/stories260K.gguf');
+const { localm, synth, modelDir, shared, vocab, stories } = parityPaths;
 
 const PROMPT = 'Once upon a time';
 const N_PREDICT = 32;

@@ -10,11 +10,28 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { loadLlama, traceGreedy } from './llamacpp-trace.mjs';
 
 /* localm's greedy trace (the dump goes to a temporary directory: the model
  * may sit in a read-only one). */
+// Where the parity tests find the builds and ../shared (both overridable, so
+// a build directory of one's own can be checked).
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const buildDir = path.resolve(root, process.env.LOCALM_BUILD_DIR || 'build/native');
+const shared = path.resolve(root, process.env.LM_SHARED_DIR || '../shared');
+export const parityPaths = {
+    root,
+    buildDir,
+    localm: path.join(buildDir, 'localm'),
+    synth: path.join(buildDir, 'localm-synth'),
+    modelDir: path.join(buildDir, 'parity'),
+    shared,
+    stories: path.join(shared, 'models/stories260K.gguf'),
+    vocab: path.join(shared, 'vocab/ggml-vocab-gpt-2.gguf'),
+};
+
 export function runLocalm(localm, model, prompt, nPredict) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localm-parity-'));
     try {
