@@ -398,22 +398,32 @@ static void symmetric_sums(int n, int nmax, const float *x, float iscale, float 
     }
 }
 
+/* The first guess of both searches below: levels at iscale -nmax / max, with
+ * their sums. Returns 0, with L zeroed, for a group of (near) zeros. */
+static int symmetric_first_guess(int n, int nmax, const float *x, int8_t *L, float *max,
+                                 float *sumlx, float *suml2) {
+    *max = signed_absmax(x, n);
+    if (fabsf(*max) < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0;
+    }
+    float iscale = -nmax / *max;
+    symmetric_sums(n, nmax, x, iscale, sumlx, suml2);
+    for (int i = 0; i < n; i++) L[i] = (int8_t)symmetric_level(x[i], iscale, nmax);
+    return 1;
+}
+
 /* Symmetric levels in [-nmax, nmax) weighted by x^2: tries inverse scales
  * (nmax + 0.1 k) / max for k in -9..9 and keeps the least-squares best.
  * Returns the scale; L gets the levels plus nmax. */
 static float search_symmetric(int n, int nmax, const float *x, int8_t *L) {
-    float max = signed_absmax(x, n);
-    if (fabsf(max) < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = -nmax / max, sumlx, suml2;
-    symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
-    for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + symmetric_level(x[i], iscale, nmax));
+    float max, sumlx, suml2;
+    if (!symmetric_first_guess(n, nmax, x, L, &max, &sumlx, &suml2)) return 0.f;
+    for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
     float scale = suml2 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
     for (int k = -9; k <= 9; k++) {
         if (k == 0) continue;
-        iscale = -(nmax + 0.1f * k) / max;
+        float iscale = -(nmax + 0.1f * k) / max;
         symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + symmetric_level(x[i], iscale, nmax));
@@ -427,14 +437,8 @@ static float search_symmetric(int n, int nmax, const float *x, int8_t *L) {
 /* Symmetric levels in [-nmax, nmax) weighted by x^2, improved one element
  * at a time for up to 5 rounds. Returns the scale; L gets levels plus nmax. */
 static float search_q3(int n, int nmax, const float *x, int8_t *L) {
-    float max = signed_absmax(x, n);
-    if (fabsf(max) < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = -nmax / max, sumlx, suml2;
-    symmetric_sums(n, nmax, x, iscale, &sumlx, &suml2);
-    for (int i = 0; i < n; i++) L[i] = (int8_t)symmetric_level(x[i], iscale, nmax);
+    float max, sumlx, suml2;
+    if (!symmetric_first_guess(n, nmax, x, L, &max, &sumlx, &suml2)) return 0.f;
     for (int round = 0; round < 5; round++) {
         int changed = 0;
         for (int i = 0; i < n; i++) {
