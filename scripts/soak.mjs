@@ -33,6 +33,20 @@ export function overSlack(figures) {
     .map(([key, value]) => `${key} grew by ${value} bytes (slack ${SLACK[key]})`);
 }
 
+// Everything a soak of `calls` calls must show, as a list of what went wrong
+// ([] when the soak passed): shared by `npm run soak` and the short soaks of
+// npm test.
+export function soakProblems(figures, calls) {
+  const problems = [...overSlack(figures), ...(figures.problems ?? []),
+    ...figures.unexpected.map((u) => `call ${u.call}: ${u.code} ${u.message} (${JSON.stringify(u.options)}, ${JSON.stringify(u.plan)})`)];
+  if (figures.calls !== calls) problems.push(`${figures.calls} calls ran, not ${calls}`);
+  if (!(figures.aborted > 0 && figures.midStreamAborts > 0)) problems.push('no call was aborted mid-stream');
+  if (!(figures.completed > 0)) problems.push('no call completed');
+  if (!figures.sameGreedyText) problems.push('greedy output changed over the soak');
+  if (figures.piecesAfterAbort) problems.push(`${figures.piecesAfterAbort} pieces arrived after an abort`);
+  return problems;
+}
+
 // ---- Node ---------------------------------------------------------------
 
 let gc = null;
@@ -160,10 +174,7 @@ async function main() {
     if (values.only && values.only !== name) continue;
     const start = Date.now();
     const figures = await run(options);
-    const problems = [...overSlack(figures), ...(figures.problems ?? []),
-      ...figures.unexpected.map((u) => `call ${u.call}: ${u.code} ${u.message} (${JSON.stringify(u.options)}, ${JSON.stringify(u.plan)})`)];
-    if (!figures.sameGreedyText) problems.push('greedy output changed over the soak');
-    if (figures.piecesAfterAbort) problems.push(`${figures.piecesAfterAbort} pieces arrived after an abort`);
+    const problems = soakProblems(figures, options.calls);
     console.log(`${name}: ${summary(figures)} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
     for (const problem of problems) console.log(`${name}: PROBLEM ${problem}`);
     failed ||= problems.length > 0;
