@@ -95,18 +95,32 @@ build_wasm() {
     mkdir -p build/wasm/include/cjson
     cp -p "$cjson_dir/cJSON.h" build/wasm/include/cjson/
     deps_inc=(-Ibuild/wasm/include -I"$cjson_dir" -I"$utf8proc_dir")
-    build_wasm_variant build/wasm "$DIST" SINGLE_CFLAGS SINGLE_LDFLAGS
-    build_wasm_variant build/wasm-mt "$DIST/mt" THREADED_CFLAGS THREADED_LDFLAGS
-    cp web/src/*.js web/src/*.d.ts "$DIST/"
-    list_dist_files
+    build_wasm_variant build/wasm build/wasm/out SINGLE_CFLAGS SINGLE_LDFLAGS
+    build_wasm_variant build/wasm-mt build/wasm-mt/out THREADED_CFLAGS THREADED_LDFLAGS
+    publish_dist
 }
 
-# web/dist/files.json: what the service worker keeps for offline use, so a
-# new module file cannot be forgotten there.
+# Assembles web/dist beside it and swaps it in, so a page or test running
+# during a rebuild never sees the glue of one build with the wasm of another.
+publish_dist() {
+    local next="$DIST.next" old="$DIST.old"
+    rm -rf "$next" "$old"
+    mkdir -p "$next/mt"
+    cp -p build/wasm/out/localm-core.* "$next/"
+    cp -p build/wasm-mt/out/localm-core.* "$next/mt/"
+    cp -p web/src/*.js web/src/*.d.ts "$next/"
+    list_dist_files "$next"
+    [ -d "$DIST" ] && mv "$DIST" "$old"
+    mv "$next" "$DIST"
+    rm -rf "$old"
+}
+
+# files.json: what the service worker keeps for offline use, so a new module
+# file cannot be forgotten there.
 list_dist_files() {
-    (cd "$DIST" && find . -type f ! -name files.json ! -name '*.d.ts' | sort | sed 's|^\./|dist/|') |
+    (cd "$1" && find . -type f ! -name files.json ! -name '*.d.ts' | sort | sed 's|^\./|dist/|') |
         node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.stringify(s.trim().split("\n"))))' \
-        > "$DIST/files.json"
+        > "$1/files.json"
 }
 
 # The page's CSP allows 'wasm-unsafe-eval' only: the glue must not build code
