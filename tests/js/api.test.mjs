@@ -50,6 +50,17 @@ test('LocalLM.cache is the model cache; in Node it holds nothing', { skip: needD
   assert.deepEqual(await LocalLM.cache.list(), []);
 });
 
+test("threads: 'auto' in Node runs on one thread; other strings are E_OPTION", { skip }, async () => {
+  const { LocalLM } = await loadApi();
+  const lm = await LocalLM.load(storiesModel, { threads: 'auto' });
+  try {
+    assert.equal(lm.threads, 1);
+  } finally {
+    await lm.unload();
+  }
+  await assert.rejects(LocalLM.load(storiesModel, { threads: 'many' }), { code: 'E_OPTION', message: /threads/ });
+});
+
 test('threads > 1 in Node runs on one thread (the threaded build needs a browser)', { skip }, async () => {
   const { LocalLM } = await loadApi();
   const lm = await LocalLM.load(storiesModel, { threads: 4 });

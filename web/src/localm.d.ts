@@ -34,9 +34,10 @@ export interface LoadOptions {
   /**
    * Threads for the matrix products (default 1). More than one needs a
    * cross-origin isolated page (COOP/COEP headers) and runs the threaded
-   * build; elsewhere, and in Node, the model runs on one thread.
+   * build; elsewhere, and in Node, the model runs on one thread. 'auto': one
+   * per core (navigator.hardwareConcurrency) where threads are possible.
    */
-  threads?: number;
+  threads?: number | 'auto';
   /** Refuse (E_MEMORY) a model whose weights + KV cache + scratch exceed this many bytes (0: only the 4 GiB of wasm32). */
   memoryBudget?: number;
   /** Expected SHA-256 (hex) of a URL source, one per part: a mismatch is E_INTEGRITY. */

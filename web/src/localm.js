@@ -55,8 +55,8 @@ function checkLoadOptions(options) {
   if (!isNonNegativeInteger(contextSize) || contextSize > INT32_MAX) {
     throw lmError('E_OPTION', `contextSize must be an integer from 0 to ${INT32_MAX}, got ${contextSize}`);
   }
-  if (!isNonNegativeInteger(threads) || threads < 1 || threads > 256) {
-    throw lmError('E_OPTION', `threads must be an integer from 1 to 256, got ${threads}`);
+  if (threads !== 'auto' && (!isNonNegativeInteger(threads) || threads < 1 || threads > 256)) {
+    throw lmError('E_OPTION', `threads must be 'auto' or an integer from 1 to 256, got ${threads}`);
   }
   if (!isNonNegativeInteger(memoryBudget)) {
     throw lmError('E_OPTION', `memoryBudget must be a non-negative integer (bytes), got ${memoryBudget}`);

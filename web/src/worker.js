@@ -30,10 +30,14 @@ const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
 // ---- the wasm module ----------------------------------------------------
 
 // threads > 1: the threaded build, when this page can share memory with
-// workers (cross-origin isolated); else the single-threaded one.
+// workers (cross-origin isolated); else the single-threaded one. 'auto': one
+// thread per core where threads are possible, one thread without a warning
+// elsewhere.
 function threadsAvailable(threads) {
+  const canShareMemory = !isNode && globalThis.crossOriginIsolated === true;
+  if (threads === 'auto') threads = canShareMemory ? navigator.hardwareConcurrency || 1 : 1;
   if (threads <= 1) return 1;
-  if (isNode || !globalThis.crossOriginIsolated) {
+  if (!canShareMemory) {
     console.warn(`localm: ${threads} threads asked, running on one: ` +
       (isNode ? 'the Node build is single-threaded' : 'the page is not cross-origin isolated (COOP/COEP)'));
     return 1;
