@@ -4,6 +4,10 @@
 //
 //   node bench/run.mjs [--quick] [--reps N] [--shapes a,b] [--types a,b]
 //
+// By default: the SmolLM2 135M and 360M shapes (llama) in Q8_0, Q4_0 and
+// Q4_K_M, and the Gemma-3-1B shape (gemma3) in Q4_K_M, the form people download.
+// --shapes/--types replace that with every shape in every type.
+//
 // In one headless Chromium: localm (web/dist) and npm @wllama/wllama, 1 and 2
 // threads. Natively: build/native/localm against npm node-llama-cpp's prebuilt
 // llama.cpp. Each variant: a 128-token prompt, 64 greedy tokens (EOS ignored),
@@ -28,19 +32,27 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const PROMPT_TOKENS = 128;
 const GEN_TOKENS = 64;
 const THREADS = [1, 2];
+// The architecture each shape of localm-synth is benchmarked as.
+const SHAPE_ARCH = { 'smollm2-135m': 'llama', 'smollm2-360m': 'llama', 'qwen2.5-0.5b': 'qwen2',
+  'gemma3-1b': 'gemma3' };
+const DEFAULT_MODELS = [
+  ...['smollm2-135m', 'smollm2-360m'].flatMap((shape) => ['Q8_0', 'Q4_0', 'Q4_K_M'].map((type) => ({ shape, type }))),
+  { shape: 'gemma3-1b', type: 'Q4_K_M' },
+];
 const NOT_BUILT = 'n/a (not built)';
 
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { quick: false, reps: 3, shapes: ['smollm2-135m', 'smollm2-360m'],
-    types: ['Q8_0', 'Q4_0', 'Q4_K_M'] };
+  const opts = { quick: false, reps: 3, shapes: null, types: null };
   const list = (flag, value) => {
     if (!value || value.startsWith('--')) throw new UsageError(`${flag} needs a comma-separated list`);
     const names = value.split(',').filter(Boolean);
     // The names become file names in bench/models/.
     const bad = names.find((n) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(n));
     if (bad !== undefined) throw new UsageError(`${flag}: '${bad}' is not a shape or type name`);
+    const unknown = flag === '--shapes' && names.find((n) => !Object.hasOwn(SHAPE_ARCH, n));
+    if (unknown) throw new UsageError(`--shapes: '${unknown}' is not one of ${Object.keys(SHAPE_ARCH).join(', ')}`);
     return names;
   };
   let repsGiven = false;
@@ -69,10 +81,13 @@ function parseArgs(argv) {
 const log = (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 function modelList({ shapes, types }) {
-  return shapes.flatMap((shape) => types.map((type) => {
+  const pairs = shapes || types
+    ? (shapes ?? ['smollm2-135m']).flatMap((shape) => (types ?? ['Q8_0']).map((type) => ({ shape, type })))
+    : DEFAULT_MODELS;
+  return pairs.map(({ shape, type }) => {
     const name = `${shape}-${type}`;
-    return { name, shape, type, file: path.join(MODELS_DIR, `${name}.gguf`) };
-  }));
+    return { name, shape, type, arch: SHAPE_ARCH[shape], file: path.join(MODELS_DIR, `${name}.gguf`) };
+  });
 }
 
 // Synthetic models are generated once (seed 1) and kept in bench/models/.
@@ -83,7 +98,7 @@ function ensureModels(models) {
     log(`generating ${m.name}`);
     fs.mkdirSync(MODELS_DIR, { recursive: true });
     const tmp = `${m.file}.tmp`;
-    execFileSync(SYNTH, ['--arch', 'llama', '--shape', m.shape, '--type', m.type, '--vocab', VOCAB,
+    execFileSync(SYNTH, ['--arch', m.arch, '--shape', m.shape, '--type', m.type, '--vocab', VOCAB,
       '--seed', '1', '-o', tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
     fs.renameSync(tmp, m.file);
   }
