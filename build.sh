@@ -41,7 +41,7 @@ wasm_sources() {
     done
     if [ -f src/kernels_wasm.c ]; then echo src/kernels_wasm.c; else echo src/kernels_scalar.c; fi
     ls src/wasm/*.c
-    find .deps -maxdepth 2 \( -path '.deps/cjson-*/cJSON.c' -o -path '.deps/utf8proc-*/utf8proc.c' \)
+    find -H .deps -maxdepth 2 \( -path '.deps/cjson-*/cJSON.c' -o -path '.deps/utf8proc-*/utf8proc.c' \)
 }
 
 # Newer than the object: the source itself, any core header, or this script.
@@ -85,8 +85,8 @@ build_wasm_variant() {
 
 build_wasm() {
     local cjson_dir utf8proc_dir deps_inc
-    cjson_dir=$(find .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
-    utf8proc_dir=$(find .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
+    cjson_dir=$(find -H .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
+    utf8proc_dir=$(find -H .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
     if [ -z "$cjson_dir" ] || [ -z "$utf8proc_dir" ]; then
         echo "build.sh: cJSON/utf8proc sources missing in .deps/: run scripts/setup.sh" >&2
         exit 1

@@ -22,8 +22,8 @@ if [ "$#" -eq 0 ]; then
     set -- tests/c/test_kernels.c tests/c/test_quant.c tests/wasm/test_simd_equal.c
 fi
 
-cjson_dir=$(find .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
-utf8proc_dir=$(find .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
+cjson_dir=$(find -H .deps -maxdepth 1 -type d -name 'cjson-*' -print -quit 2>/dev/null)
+utf8proc_dir=$(find -H .deps -maxdepth 1 -type d -name 'utf8proc-*' -print -quit 2>/dev/null)
 if [ -z "$cjson_dir" ] || [ -z "$utf8proc_dir" ]; then
     echo "run-c-tests.sh: cJSON/utf8proc sources missing in .deps/: run scripts/setup.sh" >&2
     exit 1
