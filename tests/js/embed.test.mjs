@@ -60,6 +60,17 @@ test('embed agrees with `localm embed` (native)', { skip: skipNative }, async (t
   }
 });
 
+test('`localm embed` reports bad use and long text as errors', { skip: skipNative }, async () => {
+  const failure = (...args) => exec(nativeCli, ['embed', ...args]).then(
+    () => assert.fail(`localm embed ${args.join(' ')} succeeded`), (error) => error);
+  assert.match((await failure('-m', storiesModel)).stderr, /error: no text given/);
+  assert.match((await failure('-m', storiesModel, '--bogus', 'x')).stderr, /unknown option '--bogus'/);
+  assert.match((await failure('-m', storiesModel, '-t', '0', 'x')).stderr, /-t expects an integer/);
+  const full = await failure('-m', storiesModel, '-c', '8', TEXT);
+  assert.equal(full.code, 1);
+  assert.match(full.stderr, /the text is \d+ tokens but the context holds 8 \(E_CONTEXT_FULL\)/);
+});
+
 test('a paraphrase scores a higher cosine than an unrelated sentence', { skip }, async (t) => {
   const lm = await model();
   const pairs = [
