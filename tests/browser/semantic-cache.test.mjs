@@ -1,18 +1,29 @@
-// web/src/semantic-cache.js in headless Chromium (no wasm needed: the page
-// embeds texts by counting letters): an entry survives a reload in
-// IndexedDB, and a failing IndexedDB (open refused, open never answering,
+// web/src/semantic-cache.js in headless Chromium (the page embeds texts by
+// counting letters, so most tests need no model): an entry survives a reload
+// in IndexedDB, and a failing IndexedDB (open refused, open never answering,
 // quota exceeded) turns the cache into an empty one with a warning instead
-// of rejecting.
+// of rejecting. Then the real thing: lm.embed on stories260K in the page's
+// worker (1 and 2 threads) matches `localm embed` and backs the cache.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import { REPO, chromiumMissing, launchBrowser, startServer } from './demo-harness.mjs';
+import { REPO, SHARED, chromiumMissing, launchBrowser, startServer } from './demo-harness.mjs';
+
+const STORIES = path.join(SHARED, 'models/stories260K.gguf');
+const NATIVE = path.join(REPO, 'build/native/localm');
+const needModel = !fs.existsSync(STORIES) ? `../shared is absent (${STORIES}); this test needs stories260K`
+  : !fs.existsSync(path.join(REPO, 'web/dist/localm.js')) ? 'web/dist is not built (run ./build.sh wasm)'
+    : !fs.existsSync(NATIVE) ? `${NATIVE} is not built (./build.sh native)` : false;
+const TEXT = 'Once upon a time, there was a little girl named Lily.';
 
 describe('semantic cache in the browser', { skip: chromiumMissing() ?? false, timeout: 120_000 }, () => {
   let server, browser, context, page;
 
   before(async () => {
-    server = await startServer({ mounts: { '/test/': path.join(REPO, 'tests/browser/pages') } });
+    server = await startServer({ mounts: { '/test/': path.join(REPO, 'tests/browser/pages') },
+      localModels: path.dirname(STORIES) });
     browser = await launchBrowser();
   });
   after(async () => {
@@ -101,4 +112,33 @@ describe('semantic cache in the browser', { skip: chromiumMissing() ?? false, ti
     assert.equal(await call('lookup', 'question'), null);
     assert.match((await warnings()).join('\n'), /IndexedDB failed to write \(QuotaExceededError/);
   });
+
+  for (const threads of [1, 2]) {
+    test(`lm.embed in the page on ${threads} thread(s) matches the native CLI and feeds the cache`,
+      { skip: needModel }, async () => {
+        const native = JSON.parse(execFileSync(NATIVE, ['embed', '-m', STORIES, TEXT], { encoding: 'utf8' }));
+        const inPage = () => page.evaluate(async ([text, n]) => {
+          const { LocalLM, SemanticCache } = await import('/dist/localm.js');
+          const lm = await LocalLM.load('/models/local/stories260K.gguf', { threads: n });
+          try {
+            const cache = new SemanticCache({ embed: (t) => lm.embed(t), namespace: 'stories260K' });
+            const hit = await cache.lookup(text);
+            if (!hit) await cache.store(text, 'the stored answer');
+            return { vector: Array.from(await lm.embed(text)), threads: lm.threads, hit };
+          } finally {
+            await lm.unload();
+          }
+        }, [TEXT, threads]);
+        await page.goto(`${server.base}/test/semantic-cache.html`);
+        const first = await inPage();
+        assert.equal(first.threads, threads);
+        assert.equal(first.hit, null);
+        const worst = first.vector.reduce((w, v, i) => Math.max(w, Math.abs(v - native[i])), 0);
+        assert.ok(worst < 1e-3, `max |browser - native| ${worst}`);
+        await page.reload();
+        const second = await inPage();
+        assert.equal(second.hit?.answer, 'the stored answer');
+        assert.ok(second.hit.similarity > 0.9999, `similarity ${second.hit.similarity}`);
+      });
+  }
 });
