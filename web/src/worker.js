@@ -345,11 +345,10 @@ async function generate({ prompt, messages, options }, signal, post) {
 
 // One Float32Array per text, copied out of the heap (never a view of shared
 // memory, which the next call overwrites).
-function embed({ texts }, signal) {
+function embed({ texts }) {
   const n = core._lmw_n_embd(session);
   const vectors = [];
   for (const text of texts) {
-    if (signal.aborted) throw fail('E_ABORTED', 'embedding was aborted');
     const bytes = core.lengthBytesUTF8(text);
     const ptr = withStrings([text], (p) => core._lmw_embed(session, p, bytes)) >>> 0;
     if (!ptr) throw coreError();
