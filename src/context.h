@@ -30,6 +30,11 @@ struct lm_context {
     float *logits;        /* [n_vocab] */
     uint16_t *gelu;       /* GELU of every f16 input (lm_gelu_table), or NULL */
     lm_pool *pool;        /* NULL: single-threaded */
+    /* When set, receives the final-normed hidden state of every evaluated
+     * token (n rows of n_embd per batch, in c->xb) before the logits are
+     * computed: lm_embed pools them. NULL on the normal path. */
+    void (*on_hidden)(void *user, const float *rows, int n);
+    void *on_hidden_user;
 };
 
 /* ops_act.c */

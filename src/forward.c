@@ -395,6 +395,13 @@ static void output_logits(lm_context *c, const float *x) {
             c->logits[i] = hp->final_softcap * tanhf(c->logits[i] * (1.0f / hp->final_softcap));
 }
 
+/* The vectors the LM head would multiply, for every token of the batch. */
+static void emit_hidden(lm_context *c, int n) {
+    const lm_model *m = c->model;
+    norm_rows(&m->hp, c->xb, c->x, m->output_norm, m->output_norm_b, n, m->hp.n_embd);
+    c->on_hidden(c->on_hidden_user, c->xb, n);
+}
+
 static void forward_batch(lm_context *c, const int32_t *tokens, int n, int want_logits) {
     const lm_model *m = c->model;
     const lm_hparams *hp = &m->hp;
@@ -406,6 +413,7 @@ static void forward_batch(lm_context *c, const int32_t *tokens, int n, int want_
         ffn_block(c, &m->layers[i], n);
     }
     c->pos += n;
+    if (c->on_hidden) emit_hidden(c, n);
     if (want_logits) output_logits(c, c->x + (size_t)(n - 1) * hp->n_embd);
 }
 

@@ -113,6 +113,20 @@ lm_status lm_eval(lm_context *ctx, const int32_t *tokens, int32_t n,
                   lm_error *err);
 const float *lm_logits(const lm_context *ctx); /* n_vocab floats */
 
+/* ---- embeddings ------------------------------------------------------- */
+
+/* The length of the vectors lm_embed writes. */
+int32_t lm_n_embd(const lm_model *model);
+
+/* Embeds text (tokenized with the model's default BOS, no special tokens):
+ * the mean over its tokens of the final hidden states after the output norm,
+ * scaled to unit length. out holds n_out >= lm_n_embd floats. Empty text
+ * embeds the BOS token alone (LM_E_ARGUMENT when the model has none); text
+ * longer than the context is LM_E_CONTEXT_FULL, never truncated. The context
+ * is reset before and left reset after, so it forgets what it held. */
+lm_status lm_embed(lm_context *ctx, const char *text, size_t len, float *out,
+                   int32_t n_out, lm_error *err);
+
 /* ---- sampling --------------------------------------------------------- */
 
 typedef struct lm_sampling_params {

@@ -14,6 +14,7 @@ static const struct {
                      "      [--repeat-penalty R] [--seed S] [--config JSON] [--no-bos] [--chat] [-c CTX] [-t THREADS]\n"
                      "      [--dump-logits FILE]"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--special] TEXT"},
+    {"embed", cmd_embed, "embed -m MODEL [-t THREADS] [-c CTX] TEXT"},
     {"info", cmd_info, "info -m MODEL"},
     {"bench", cmd_bench, "bench -m MODEL [-p 128] [-n 64] [-t THREADS] [-r REPS]"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE"},

@@ -21,6 +21,7 @@ typedef struct lmw_session {
     lm_generation *gen;
     int32_t *tokens;   /* result of the last lmw_tokenize */
     char *text;        /* result of the last lmw_detokenize */
+    float *embedding;  /* result of the last lmw_embed: lm_n_embd floats */
     char stats_json[512];
 } lmw_session;
 
@@ -69,8 +70,11 @@ EMSCRIPTEN_KEEPALIVE lmw_session *lmw_load(void **parts, const size_t *sizes, in
         return NULL;
     }
     s->model = model;
-    if (remember(lm_context_new(model, 0, &s->ctx, &last_error)) != LM_OK) {
+    s->embedding = malloc((size_t)lm_n_embd(model) * sizeof *s->embedding);
+    if (!s->embedding) lm_fail(&last_error, LM_E_MEMORY, "out of memory for an embedding");
+    if (!s->embedding || remember(lm_context_new(model, 0, &s->ctx, &last_error)) != LM_OK) {
         lm_model_free(model);
+        free(s->embedding);
         free(s);
         return NULL;
     }
@@ -89,6 +93,7 @@ EMSCRIPTEN_KEEPALIVE void lmw_free(lmw_session *s) {
     lm_model_free(s->model);
     free(s->tokens);
     free(s->text);
+    free(s->embedding);
     free(s);
 }
 
@@ -185,6 +190,18 @@ EMSCRIPTEN_KEEPALIVE const char *lmw_generate_stats(lmw_session *s) {
              st.prompt_tokens, st.prompt_ms, st.gen_tokens, st.gen_ms, st.stopped_by, st.mean_logprob,
              st.min_logprob, st.low_confidence_share, st.perplexity);
     return s->stats_json;
+}
+
+EMSCRIPTEN_KEEPALIVE int32_t lmw_n_embd(lmw_session *s) { return lm_n_embd(s->model); }
+
+/* The embedding of text (lmw_n_embd floats, valid until the next call), or
+ * NULL on error. It resets the context, so a running generation ends. */
+EMSCRIPTEN_KEEPALIVE const float *lmw_embed(lmw_session *s, const char *text, int32_t len) {
+    lmw_generate_free(s);
+    if (len < 0) return lm_fail(&last_error, LM_E_ARGUMENT, "negative text length %d", len), NULL;
+    if (remember(lm_embed(s->ctx, text, (size_t)len, s->embedding, lm_n_embd(s->model), &last_error)) != LM_OK)
+        return NULL;
+    return s->embedding;
 }
 
 /* The formatted prompt (malloc'd: JS frees it), NULL on error. */

@@ -132,6 +132,13 @@ export declare class LocalLM {
   /** addBos defaults to the model's setting; special parses "<|im_start|>"-like text as special tokens. */
   tokenize(text: string, options?: { addBos?: boolean; special?: boolean }): Promise<number[]>;
   detokenize(ids: ArrayLike<number>): Promise<string>;
+  /**
+   * Mean-pooled final hidden states (after the output norm), L2-normalised, so
+   * the cosine of two texts is their dot product. Rejects with E_CONTEXT_FULL
+   * when a text has more tokens than the context. Resets the context.
+   */
+  embed(text: string): Promise<Float32Array>;
+  embed(texts: string[]): Promise<Float32Array[]>;
   /** GGUF metadata, hyper-parameters and tensor summary. */
   info(): Record<string, unknown>;
   /** Statistics of the last generation. */
@@ -166,6 +173,36 @@ export class Telemetry {
   view(): TelemetryEvent[];
   erase(): void;
   flush(): Promise<{ sent: number; reason?: 'no-consent' | 'no-endpoint' | 'empty' | 'network' | 'http'; status?: number; error?: string }>;
+}
+
+/** A local answer cache keyed by embedding similarity (IndexedDB in browsers). */
+export interface SemanticCacheHit {
+  answer: string;
+  /** Cosine similarity of the query to the stored one, in [-1, 1]. */
+  similarity: number;
+  /** The stored query that matched. */
+  query: string;
+  /** When the entry was stored (ms since the epoch). */
+  storedAt: number;
+  meta: Record<string, unknown>;
+}
+export class SemanticCache {
+  constructor(options: {
+    embed: (text: string) => Promise<Float32Array>;
+    /** Keeps the entries of different models apart (e.g. the model name or sha256). */
+    namespace: string;
+    /** Lowest cosine similarity that counts as a hit (default 0.95). */
+    threshold?: number;
+    /** Oldest entries are evicted past this many (default 500). */
+    maxEntries?: number;
+    /** Default 'indexeddb' where indexedDB exists, else 'memory'. */
+    storage?: 'indexeddb' | 'memory';
+  });
+  /** The most similar stored entry at or above the threshold, or null. */
+  lookup(query: string): Promise<SemanticCacheHit | null>;
+  store(query: string, answer: string, meta?: Record<string, unknown>): Promise<void>;
+  clear(): Promise<void>;
+  size(): Promise<number>;
 }
 
 export default LocalLM;

@@ -316,6 +316,18 @@ export class LocalLM {
     return this.#channel.request('detokenize', { ids: list });
   }
 
+  // A text's embedding (mean-pooled, unit-length final hidden states) as a
+  // Float32Array; an array of texts gives one each. Resets the context.
+  async embed(input) {
+    this.#check();
+    const single = typeof input === 'string';
+    if (!single && !(Array.isArray(input) && input.every((text) => typeof text === 'string'))) {
+      throw lmError('E_ARGUMENT', 'embed() takes a string or an array of strings');
+    }
+    const vectors = await this.#channel.request('embed', { texts: single ? [input] : input });
+    return single ? vectors[0] : vectors;
+  }
+
   generate(prompt, options = {}) {
     this.#check();
     if (typeof prompt !== 'string') throw lmError('E_ARGUMENT', 'generate() takes a prompt string');
@@ -410,4 +422,5 @@ export class LocalLM {
 export { modelCache };
 export { redact, restore } from './redact.js';
 export { Telemetry } from './telemetry.js';
+export { SemanticCache } from './semantic-cache.js';
 export default LocalLM;

@@ -345,9 +345,25 @@ async function generate({ prompt, messages, options }, signal, post) {
   return stats;
 }
 
+// ---- embeddings ---------------------------------------------------------
+
+// One Float32Array per text, copied out of the heap (never a view of shared
+// memory, which the next call overwrites).
+function embed({ texts }) {
+  const n = core._lmw_n_embd(session);
+  const vectors = [];
+  for (const text of texts) {
+    const bytes = core.lengthBytesUTF8(text);
+    const ptr = withStrings([text], (p) => core._lmw_embed(session, p, bytes)) >>> 0;
+    if (!ptr) throw coreError();
+    vectors.push(new Float32Array(new Float32Array(heap().buffer, ptr, n)));
+  }
+  return vectors;
+}
+
 // ---- messages -----------------------------------------------------------
 
-const handlers = { load, unload, tokenize, detokenize, generate };
+const handlers = { load, unload, tokenize, detokenize, generate, embed };
 
 function send(message) {
   if (core) message.memory = heap().length;
