@@ -316,6 +316,16 @@ export class LocalLM {
     return this.#channel.request('detokenize', { ids: list });
   }
 
+  // The prompt chat() generates from: the messages in the model's chat
+  // template (tokenize it with special: true to count what chat() will read).
+  async formatChat(messages) {
+    this.#check();
+    if (!Array.isArray(messages)) {
+      throw lmError('E_ARGUMENT', 'formatChat() takes an array of { role, content } messages');
+    }
+    return this.#channel.request('formatChat', { messages: JSON.stringify(messages) });
+  }
+
   generate(prompt, options = {}) {
     this.#check();
     if (typeof prompt !== 'string') throw lmError('E_ARGUMENT', 'generate() takes a prompt string');
@@ -410,4 +420,5 @@ export class LocalLM {
 export { modelCache };
 export { redact, restore } from './redact.js';
 export { Telemetry } from './telemetry.js';
+export { EdgeRouter } from './router.js';
 export default LocalLM;

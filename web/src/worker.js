@@ -343,7 +343,10 @@ async function generate({ prompt, messages, options }, signal, post) {
 
 // ---- messages -----------------------------------------------------------
 
-const handlers = { load, unload, tokenize, detokenize, generate };
+const handlers = {
+  load, unload, tokenize, detokenize, generate,
+  formatChat: ({ messages }) => formatChat(messages),
+};
 
 function send(message) {
   if (core) message.memory = heap().length;
