@@ -343,12 +343,16 @@ export class EdgeRouter {
       local = await this.#runLocal(messages, options);
       reason = this.#judge(local);
     }
-    const summary = { promptTokens: promptTokens.count ?? null, confidence: local?.confidence ?? null, redactions: 0 };
-    if (reason === 'confident') return yield* this.#localAnswer(local, { ...summary, reason });
-
-    // The local answer is buffered until judged, so nothing shown is ever
+    const summary = { promptTokens: promptTokens.count ?? null, confidence: local?.confidence ?? null, redactions: 0, reason };
+    // The local answer was buffered until judged, so nothing shown is ever
     // taken back: a small model answers in moments, and an answer replaced
     // mid-way by another would be worse than a short wait.
+    if (reason === 'confident') return yield* this.#localAnswer(local, summary);
+    return yield* this.#escalate(messages, options, local, summary);
+  }
+
+  // Cache, consent, cloud, and the local answer when the cloud fails.
+  async* #escalate(messages, options, local, summary) {
     const hit = await this.#lookup(messages);
     if (hit) {
       yield { text: hit.answer, route: 'local' };
@@ -369,10 +373,10 @@ export class EdgeRouter {
       }
     } catch (error) {
       if (error.code !== 'E_CLOUD' || text) throw error; // shown cloud text cannot be taken back
-      return yield* this.#fallback(local, messages, options, error, { ...summary, reason });
+      return yield* this.#fallback(local, messages, options, error, summary);
     }
     await this.#store(messages, text);
-    return { ...summary, route: 'cloud', reason, fallback: false, text, ...(local?.error && { localError: errorInfo(local.error) }) };
+    return { ...summary, route: 'cloud', fallback: false, text, ...(local?.error && { localError: errorInfo(local.error) }) };
   }
 
   async* #localAnswer(local, summary) {
