@@ -4,11 +4,9 @@
 // misbehave (stalls, HTTP errors, broken streams) or echo the prompt back.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startLocalmServe } from '../browser/demo-harness.mjs';
 import { errorOf, loadApi, nativeCli, needDist, needShared, serve, storiesModel } from './helpers.mjs';
 
 const skip = needShared || needDist ||
@@ -27,27 +25,6 @@ const SURE = { minConfidence: 0.2 };
 const UNSURE = { minConfidence: 0.9 };
 
 let api, lm, cloud, echo;
-
-// build/native/localm serve on a port the kernel picks; resolves once it listens.
-function startLocalmServe() {
-  const log = join(mkdtempSync(join(tmpdir(), 'localm-router-')), 'requests.jsonl');
-  const child = spawn(nativeCli, ['serve', '-m', storiesModel, '--port', '0', '--log', log],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text) => {
-      stderr += text;
-      const port = stderr.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)?.[1];
-      if (port) resolve({ url: `http://127.0.0.1:${port}`, child, requests: () => readLog(log) });
-    });
-    child.on('exit', (code) => reject(new Error(`localm serve exited with ${code}: ${stderr}`)));
-  });
-}
-
-function readLog(path) {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-}
 
 // The fake clouds. /echo streams the last user message back three characters
 // at a time (so placeholders arrive split), recording what it received.
@@ -140,13 +117,13 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
   before(async () => {
     api = await loadApi();
     lm = await api.LocalLM.load(storiesModel);
-    cloud = await startLocalmServe();
+    cloud = await startLocalmServe(storiesModel);
     echo = await startFakeClouds();
   });
 
   after(async () => {
     await lm?.unload();
-    cloud?.child.kill('SIGKILL');
+    cloud?.stop();
     await echo?.close();
   });
 

@@ -208,8 +208,10 @@ export interface EdgeRouterOptions {
   redact?: boolean;
   /** Consulted before escalating; cloud answers are stored in it. */
   cache?: SemanticCache;
-  /** Sees the body before it is sent; false keeps the local answer (reason 'declined'). */
-  onBeforeSend?: (request: CloudRequest) => boolean | Promise<boolean>;
+  /** Sees the body before it is sent (and why); false keeps the local answer (reason 'declined'). */
+  onBeforeSend?: (request: CloudRequest, context: {
+    reason: RouteReason; confidence: number | null; redactions: number; endpoint: string;
+  }) => boolean | Promise<boolean>;
 }
 
 export type RouteReason =

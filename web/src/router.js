@@ -360,7 +360,10 @@ export class EdgeRouter {
     }
     const request = this.#cloudRequest(messages, options);
     summary.redactions = request.entities.length;
-    if (this.#onBeforeSend && !(await this.#onBeforeSend(JSON.parse(request.body)))) {
+    const approved = !this.#onBeforeSend || await this.#onBeforeSend(JSON.parse(request.body),
+      { reason: summary.reason, confidence: summary.confidence, redactions: summary.redactions, endpoint: this.endpoint });
+    if (options.signal?.aborted) throw routerError('E_ABORTED', 'generation was aborted');
+    if (!approved) {
       local ??= await this.#runLocal(messages, options);
       if (!local.text && local.error) throw local.error;
       return yield* this.#localAnswer(local, { ...summary, reason: 'declined', confidence: local.confidence });
