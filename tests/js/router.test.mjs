@@ -76,6 +76,11 @@ async function startFakeClouds() {
       sse(res, []);
       res.end();
     },
+    '/huge/v1/chat/completions': async (req, res) => {
+      await body(req);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${'x'.repeat(1.2 * 2 ** 20)}`);
+    },
     '/cut/v1/chat/completions': async (req, res) => {
       await body(req);
       sse(res, [delta('half an ans')]);
@@ -257,7 +262,9 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
   });
 
   test('HTTP errors, broken and unfinished streams fall back, naming the problem', async () => {
-    const cases = { '/deny': /HTTP 401: invalid API key/, '/garbage': /not JSON/, '/unfinished': /ended before/ };
+    const cases = {
+      '/deny': /HTTP 401: invalid API key/, '/garbage': /not JSON/, '/unfinished': /ended before/, '/huge': /longer than 1 MB/,
+    };
     for (const [path, message] of Object.entries(cases)) {
       const r = new api.EdgeRouter({ local: lm, cloud: { url: echo.url(path) }, policy: UNSURE });
       const { result } = await run(r.chat(hello, { maxTokens: 8 }));
@@ -349,13 +356,20 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
 
   test('onBeforeSend sees exactly the body sent; false keeps the local answer', async () => {
     const seen = [];
-    const declining = router({ policy: UNSURE, onBeforeSend: (body) => { seen.push(body); return false; } });
-    const messages = [{ role: 'user', content: `Hi, I am at ${PII.email}` }];
+    const contexts = [];
+    const declining = router({
+      policy: UNSURE,
+      onBeforeSend: (body, context) => { seen.push(body); contexts.push(context); return false; },
+    });
+    const messages = [{ role: 'user', content: `Mail ${PII.email}` }];
     const { value, requests } = await newRequests(() => run(declining.chat(messages, { maxTokens: 8 })));
     assert.deepEqual(requests, []);
     assert.deepEqual([value.result.route, value.result.reason, value.result.fallback], ['local', 'declined', false]);
     assert.ok(value.pieces.every((p) => p.route === 'local'));
-    assert.equal(seen[0].messages[0].content, 'Hi, I am at [EMAIL_1]');
+    assert.equal(seen[0].messages[0].content, 'Mail [EMAIL_1]');
+    assert.deepEqual(contexts[0], {
+      reason: 'low_confidence', confidence: value.result.confidence, redactions: 1, endpoint: `${cloud.url}/v1/chat/completions`,
+    });
 
     const approving = router({ policy: UNSURE, onBeforeSend: async (body) => { seen.push(body); return true; } });
     const sent = await newRequests(() => run(approving.chat(messages, { maxTokens: 8 })));
