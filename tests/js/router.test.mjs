@@ -350,8 +350,13 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
     // A confident answer never asks the cache; a failing cache is a miss.
     await run(router({ policy: SURE, cache }).chat(hello, { maxTokens: 4 }));
     assert.deepEqual(lookups, ['cached?', 'Once upon a time']);
-    const broken = { lookup: async () => { throw new Error('db closed'); }, store: async () => { throw new Error('db closed'); } };
+    const broken = { lookup: () => { throw new Error('db closed'); }, store: async () => { throw new Error('db closed'); } };
     assert.equal((await run(router({ policy: UNSURE, cache: broken }).chat(hello, { maxTokens: 4 }))).result.route, 'cloud');
+    const stalled = { lookup: () => new Promise(() => {}), store: () => new Promise(() => {}) };
+    const patient = router({ policy: { ...UNSURE, timeoutMs: 200 }, cache: stalled });
+    assert.equal((await run(patient.chat(hello, { maxTokens: 4 }))).result.route, 'cloud');
+    const nonsense = { lookup: async () => ({ answer: 42 }), store: async () => {} };
+    assert.equal((await run(router({ policy: UNSURE, cache: nonsense }).chat(hello, { maxTokens: 4 }))).result.route, 'cloud');
   });
 
   test('onBeforeSend sees exactly the body sent; false keeps the local answer', async () => {

@@ -431,7 +431,8 @@ export class EdgeRouter {
       return { pieces, text: textOf(), error, confidence: null };
     }
     const stats = this.#local.stats();
-    const confidence = stats.genTokens > 0 ? Math.exp(stats.confidence.meanLogprob) : 0;
+    const meanLogprob = stats.genTokens > 0 ? stats.confidence.meanLogprob : -Infinity;
+    const confidence = Number.isFinite(meanLogprob) ? Math.exp(meanLogprob) : 0;
     return { pieces, text: textOf(), stats, confidence };
   }
 
@@ -443,17 +444,32 @@ export class EdgeRouter {
     return 'confident';
   }
 
-  // A cache that fails or answers nonsense is a miss: it only saves a trip.
+  // A cache that fails, stalls past timeoutMs or answers nonsense is a miss:
+  // it only saves a trip.
   async #lookup(messages) {
     const query = lastUserText(messages);
     if (!this.#cache || query === undefined) return null;
-    const hit = await this.#cache.lookup(query).catch(() => null);
-    return hit && typeof hit.answer === 'string' && hit.answer ? hit : null;
+    const hit = await this.#withinTimeout(() => this.#cache.lookup(query));
+    if (!hit || typeof hit.answer !== 'string' || !hit.answer) return null;
+    return { answer: hit.answer, similarity: Number.isFinite(hit.similarity) ? hit.similarity : null };
   }
 
   async #store(messages, answer) {
     const query = lastUserText(messages);
-    if (this.#cache && query !== undefined && answer) await this.#cache.store(query, answer).catch(() => {});
+    if (this.#cache && query !== undefined && answer) await this.#withinTimeout(() => this.#cache.store(query, answer));
+  }
+
+  // What call() resolves with, or null when it throws, rejects or takes longer than timeoutMs.
+  async #withinTimeout(call) {
+    let timer;
+    const expired = new Promise((resolve) => { timer = setTimeout(resolve, this.#policy.timeoutMs, null); });
+    try {
+      return await Promise.race([Promise.resolve().then(call), expired]);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // { body: the exact JSON sent, entities: what restore() needs }.
