@@ -7,6 +7,7 @@
 const $ = (id) => document.getElementById(id);
 const ui = {
   banner: $('banner'),
+  tagline: $('tagline'),
   modelSelect: $('model-select'),
   modelUrl: $('model-url'),
   load: $('load'),
@@ -397,9 +398,18 @@ function loadEdgeSettings() {
   ui.cloudModel.value = text(saved.model);
   ui.cloudKey.value = text(saved.key);
   if (Number.isFinite(saved.minConfidence)) ui.minConfidence.value = String(saved.minConfidence);
+  showPrivacy();
+}
+
+// The promise in the header holds only while edge-first is off.
+function showPrivacy() {
+  ui.tagline.textContent = ui.edgeFirst.checked
+    ? 'Small language models, running on this device. Edge-first: you approve each question sent to a cloud, redacted.'
+    : 'Small language models, running on this device. Nothing you type leaves it.';
 }
 
 function saveEdgeSettings() {
+  showPrivacy();
   localStorage.setItem(EDGE_SETTINGS, JSON.stringify({
     on: ui.edgeFirst.checked,
     url: ui.cloudUrl.value.trim(),

@@ -127,6 +127,7 @@ describe('demo: edge-first', { skip: whySkip(), timeout: 300_000 }, () => {
     await page.reload();
     await page.waitForSelector('body[data-ready]');
     assert.equal(await page.isChecked('#edge-first'), true);
+    assert.match(await page.textContent('#tagline'), /you approve each question sent to a cloud/);
     assert.equal(await page.inputValue('#cloud-url'), cloud.url);
     assert.equal(await page.inputValue('#min-confidence'), '0.9');
     assert.ok(!errors.join('\n').includes(KEY));

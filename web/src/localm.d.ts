@@ -236,7 +236,8 @@ export interface RouteResult {
   redactions: number;
   /** The whole answer, as yielded (placeholders restored). */
   text: string;
-  similarity?: number;
+  /** cache_hit: the similarity the cache reported (null when it gave none). */
+  similarity?: number | null;
   cloudError?: { code: 'E_CLOUD'; message: string; status?: number };
   localError?: { code: string; message: string };
 }
