@@ -22,7 +22,9 @@
 //   6. the cloud answers, or fails before its first piece of text: then the
 //      local answer is used with fallback: true and cloudError. Without a
 //      local answer yet (case 1) the local model runs after all; if that
-//      fails too, the call rejects with E_CLOUD naming both failures.
+//      fails too, the call rejects with E_CLOUD naming both failures. A cloud
+//      failing after its first text rejects with E_CLOUD too: text already
+//      shown is never swapped for another answer.
 // Without a cache every step depends only on the input, so the same input
 // takes the same route.
 
