@@ -390,6 +390,9 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
     const stream = router({ policy: UNSURE }).chat(hello, { maxTokens: 20 });
     for await (const piece of stream) { assert.equal(piece.route, 'cloud'); break; }
     assert.equal((await errorOf(stream.result)).code, 'E_ABORTED');
+    const unread = router().chat(hello);
+    await unread.return();
+    assert.equal((await errorOf(unread.result)).code, 'E_ABORTED');
     assert.equal((await run(router({ policy: SURE }).chat(hello, { maxTokens: 4 }))).result.route, 'local');
   });
 

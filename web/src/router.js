@@ -315,21 +315,23 @@ export class EdgeRouter {
     const result = new Promise((resolve, reject) => { settle = { resolve, reject }; });
     result.catch(() => {}); // a caller that only iterates sees the error there
     const stream = this.#settled(this.#answer(messages, options), settle);
+    // Leaving early (a break, or return() before the first piece) ends the
+    // call; after the end, rejecting a settled promise changes nothing.
+    const close = stream.return.bind(stream);
+    stream.return = (value) => {
+      settle.reject(routerError('E_ABORTED', 'the caller stopped reading the answer'));
+      return close(value);
+    };
     stream.result = result;
     return stream;
   }
 
   async* #settled(answer, settle) {
-    let settled = false;
     try {
       settle.resolve(yield* answer);
-      settled = true;
     } catch (error) {
-      settled = true;
       settle.reject(error);
       throw error;
-    } finally {
-      if (!settled) settle.reject(routerError('E_ABORTED', 'the caller stopped reading the answer'));
     }
   }
 
