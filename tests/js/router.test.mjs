@@ -81,6 +81,11 @@ async function startFakeClouds() {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(`data: ${'x'.repeat(1.2 * 2 ** 20)}`);
     },
+    '/tall/v1/chat/completions': async (req, res) => {
+      await body(req);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${'x'.repeat(1000)}\n`.repeat(1200));
+    },
     '/cut/v1/chat/completions': async (req, res) => {
       await body(req);
       sse(res, [delta('half an ans')]);
@@ -263,7 +268,8 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
 
   test('HTTP errors, broken and unfinished streams fall back, naming the problem', async () => {
     const cases = {
-      '/deny': /HTTP 401: invalid API key/, '/garbage': /not JSON/, '/unfinished': /ended before/, '/huge': /longer than 1 MB/,
+      '/deny': /HTTP 401: invalid API key/, '/garbage': /not JSON/, '/unfinished': /ended before/, '/huge': /line longer than 1 MB/,
+      '/tall': /event longer than 1 MB/,
     };
     for (const [path, message] of Object.entries(cases)) {
       const r = new api.EdgeRouter({ local: lm, cloud: { url: echo.url(path) }, policy: UNSURE });

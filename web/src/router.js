@@ -199,6 +199,7 @@ async function* sseData(body, onBytes) {
   const decoder = new TextDecoder();
   let buffer = '';
   let data = [];
+  let eventChars = 0;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -212,9 +213,11 @@ async function* sseData(body, onBytes) {
         if (line === '') {
           if (data.length) yield data.join('\n');
           data = [];
+          eventChars = 0;
         } else if (line.startsWith('data:')) {
           data.push(line.slice(5).replace(/^ /, ''));
-          if (data.length > MAX_EVENT_CHARS) throw cloudError('the stream sent an event longer than 1 MB');
+          eventChars += line.length;
+          if (eventChars > MAX_EVENT_CHARS) throw cloudError('the stream sent an event longer than 1 MB');
         } // comments (":") and the fields event:, id:, retry: carry no text
       }
     }
