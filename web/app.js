@@ -1,10 +1,13 @@
 // The demo page: pick or drop a model, watch it download, chat with it, and
 // manage the models kept in this browser. Everything runs through the
-// LocalLM module in dist/ (built by `./build.sh wasm`).
+// LocalLM module in dist/ (built by `./build.sh wasm`). Edge-first mode routes
+// chat through an EdgeRouter: unsure answers go to a cloud model, after the
+// user has seen the exact (redacted) request.
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   banner: $('banner'),
+  tagline: $('tagline'),
   modelSelect: $('model-select'),
   modelUrl: $('model-url'),
   load: $('load'),
@@ -32,10 +35,21 @@ const ui = {
   persist: $('persist'),
   clearCache: $('clear-cache'),
   cacheList: $('cache-list'),
+  edgeFirst: $('edge-first'),
+  cloudUrl: $('cloud-url'),
+  cloudModel: $('cloud-model'),
+  cloudKey: $('cloud-key'),
+  minConfidence: $('min-confidence'),
+  edgePreview: $('edge-preview'),
+  edgePreviewWhy: $('edge-preview-why'),
+  edgePreviewBody: $('edge-preview-body'),
+  edgeSend: $('edge-send'),
+  edgeKeep: $('edge-keep'),
 };
 
 const state = {
   LocalLM: null,      // the module's class, once imported
+  EdgeRouter: null,
   cache: null,        // LocalLM.cache
   lm: null,           // the loaded model
   modelName: '',
@@ -96,6 +110,7 @@ async function importModule() {
   try {
     const module = await import('./dist/localm.js');
     state.LocalLM = module.LocalLM;
+    state.EdgeRouter = module.EdgeRouter;
     state.cache = module.LocalLM.cache;
   } catch (error) {
     showBanner(`The LocalLM module could not be loaded (${error.message}).\nBuild it with ./build.sh wasm (npm start does).`);
@@ -312,19 +327,24 @@ async function send(event) {
   const reply = addMessage('assistant', '');
   reply.dataset.state = 'generating';
   const options = generationOptions(state.generating.signal);
-  let stream;
-  if (mode === 'chat') {
-    state.history.push({ role: 'user', content: text });
-    const system = ui.system.value.trim();
-    stream = state.lm.chat(system ? [{ role: 'system', content: system }, ...state.history] : state.history, options);
-  } else {
-    stream = state.lm.generate(text, options);
-  }
+  const edge = mode === 'chat' && ui.edgeFirst.checked;
   let output = '';
   let tokens = 0;
+  let route = null;
   const started = performance.now();
   let lastStats = 0;
   try {
+    let stream;
+    if (mode === 'chat') {
+      state.history.push({ role: 'user', content: text });
+      const system = ui.system.value.trim();
+      const messages = system ? [{ role: 'system', content: system }, ...state.history] : state.history;
+      // The router's local attempt is greedy, so the same question takes the same route.
+      stream = edge ? edgeRouter().chat(messages, { maxTokens: options.maxTokens, signal: options.signal })
+        : state.lm.chat(messages, options);
+    } else {
+      stream = state.lm.generate(text, options);
+    }
     for await (const piece of stream) {
       output += piece.text;
       tokens++;
@@ -334,6 +354,10 @@ async function send(event) {
         lastStats = performance.now();
         showStats(tokens, started);
       }
+    }
+    if (edge) {
+      route = await stream.result;
+      showRoute(reply, route);
     }
     reply.dataset.state = 'done';
   } catch (error) {
@@ -345,8 +369,109 @@ async function send(event) {
     if (mode === 'chat') state.history.push({ role: 'assistant', content: output });
     state.generating = null;
     updateComposer();
-    if (state.lm) showStats(tokens, started, reply.dataset.state === 'done' ? state.lm.stats() : null);
+    // After a cloud answer the model's statistics are those of the local attempt.
+    const final = reply.dataset.state === 'done' && route?.route !== 'cloud';
+    if (state.lm) showStats(tokens, started, final ? state.lm.stats() : null);
   }
+}
+
+// ---- edge-first ---------------------------------------------------------------------
+
+const EDGE_SETTINGS = 'localm.edge'; // localStorage: the cloud settings, API key included
+const REASONS = {
+  confident: 'confident',
+  low_confidence: 'low confidence',
+  prompt_over_budget: 'prompt too long for this model',
+  local_error: 'the local model failed',
+  cache_hit: 'cached answer',
+  declined: 'kept local',
+};
+
+function loadEdgeSettings() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(EDGE_SETTINGS)) ?? {};
+  } catch { /* none yet, or not ours: start empty */ }
+  const text = (value) => (typeof value === 'string' ? value : '');
+  ui.edgeFirst.checked = saved.on === true;
+  ui.cloudUrl.value = text(saved.url);
+  ui.cloudModel.value = text(saved.model);
+  ui.cloudKey.value = text(saved.key);
+  if (Number.isFinite(saved.minConfidence)) ui.minConfidence.value = String(saved.minConfidence);
+  showPrivacy();
+}
+
+// The promise in the header holds only while edge-first is off.
+function showPrivacy() {
+  ui.tagline.textContent = ui.edgeFirst.checked
+    ? 'Small language models, running on this device. Edge-first: you approve each question sent to a cloud, redacted.'
+    : 'Small language models, running on this device. Nothing you type leaves it.';
+}
+
+function saveEdgeSettings() {
+  showPrivacy();
+  localStorage.setItem(EDGE_SETTINGS, JSON.stringify({
+    on: ui.edgeFirst.checked,
+    url: ui.cloudUrl.value.trim(),
+    model: ui.cloudModel.value.trim(),
+    key: ui.cloudKey.value,
+    minConfidence: readNumber(ui.minConfidence, 0.5),
+  }));
+}
+
+// A router for one question, from the settings as they are now.
+function edgeRouter() {
+  const model = ui.cloudModel.value.trim();
+  const key = ui.cloudKey.value.trim();
+  return new state.EdgeRouter({
+    local: state.lm,
+    cloud: {
+      url: ui.cloudUrl.value.trim(),
+      ...(model && { model }),
+      headers: key ? { Authorization: `Bearer ${key}` } : {},
+    },
+    policy: { minConfidence: Math.min(1, Math.max(0, readNumber(ui.minConfidence, 0.5))) },
+    onBeforeSend: confirmEscalation,
+  });
+}
+
+// Shows exactly what would leave the device (the API key travels in a header
+// and is not shown) and waits for Send or Keep local; Stop keeps it local.
+function confirmEscalation(body, { reason, confidence, redactions, endpoint }) {
+  const why = [`Why: ${REASONS[reason] ?? reason}`];
+  if (confidence !== null) why.push(`local confidence ${Math.round(confidence * 100)}%`);
+  why.push(`to ${endpoint}`, `${redactions} personal value${redactions === 1 ? '' : 's'} replaced`);
+  ui.edgePreviewWhy.textContent = why.join(' · ');
+  ui.edgePreviewBody.textContent = JSON.stringify(body, null, 2);
+  ui.edgePreview.hidden = false;
+  ui.edgeSend.focus();
+  const { signal } = state.generating;
+  return new Promise((resolve) => {
+    const answer = (send) => {
+      ui.edgePreview.hidden = true;
+      ui.edgeSend.onclick = ui.edgeKeep.onclick = null;
+      signal.removeEventListener('abort', keep);
+      resolve(send);
+    };
+    const keep = () => answer(false);
+    ui.edgeSend.onclick = () => answer(true);
+    ui.edgeKeep.onclick = keep;
+    signal.addEventListener('abort', keep, { once: true });
+  });
+}
+
+// Under the answer: where it came from, why, and how sure the local model was.
+function showRoute(reply, result) {
+  const parts = [result.route === 'cloud' ? 'cloud' : 'on this device', REASONS[result.reason] ?? result.reason];
+  if (result.confidence !== null) parts.push(`local confidence ${Math.round(result.confidence * 100)}%`);
+  if (result.redactions) parts.push(`${result.redactions} redacted`);
+  if (result.fallback) parts.push(`cloud failed: ${result.cloudError.message}`);
+  const badge = document.createElement('p');
+  badge.className = 'route';
+  badge.dataset.route = result.route;
+  badge.dataset.reason = result.reason;
+  badge.textContent = parts.join(' · ');
+  reply.after(badge);
 }
 
 // ---- cached models and storage ------------------------------------------------
@@ -464,6 +589,9 @@ function wire() {
   ui.mode.addEventListener('change', resetChat);
   ui.persist.addEventListener('click', persistStorage);
   ui.clearCache.addEventListener('click', clearCache);
+  for (const input of [ui.edgeFirst, ui.cloudUrl, ui.cloudModel, ui.cloudKey, ui.minConfidence]) {
+    input.addEventListener('input', saveEdgeSettings);
+  }
   wireDrop();
 }
 
@@ -475,6 +603,7 @@ function registerServiceWorker() {
 }
 
 async function main() {
+  loadEdgeSettings();
   wire();
   resetChat();
   registerServiceWorker();

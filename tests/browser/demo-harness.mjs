@@ -1,8 +1,10 @@
 // Shared by the demo and cache browser tests: Debian's headless Chromium
 // through playwright-core, and a test instance of
 // scripts/serve.mjs that logs every request and can cut a response short.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -68,4 +70,31 @@ function cutAfter(req, res, limit, log, stall) {
     write(chunk.subarray(0, limit - sent), () => stall || setTimeout(() => res.destroy(), 300));
     return false;
   };
+}
+
+// `localm serve` (the native build) on a port the kernel picks, logging every
+// request with its body to a temporary file: the cloud of the edge-router
+// tests. Resolves once it listens; requests() reads the log so far.
+export const LOCALM_CLI = path.join(REPO, 'build', 'native', 'localm');
+
+export function startLocalmServe(model, { cors } = {}) {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'localm-serve-')), 'requests.jsonl');
+  const args = ['serve', '-m', model, '--port', '0', '--log', log, ...(cors ? ['--cors', cors] : [])];
+  const child = spawn(LOCALM_CLI, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text) => {
+      stderr += text;
+      const port = stderr.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)?.[1];
+      if (port) {
+        resolve({
+          url: `http://127.0.0.1:${port}`,
+          requests: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []),
+          stop: () => child.kill('SIGKILL'),
+        });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`localm serve exited with ${code}: ${stderr}`)));
+  });
 }

@@ -4,7 +4,9 @@
 export type LocalLMErrorCode =
   | 'E_FORMAT' | 'E_UNSUPPORTED' | 'E_NETWORK' | 'E_MEMORY' | 'E_ABORTED'
   | 'E_CONTEXT_FULL' | 'E_OPTION' | 'E_TEMPLATE' | 'E_QUOTA' | 'E_INTEGRITY'
-  | 'E_ARGUMENT' | 'E_STATE' | 'E_IO' | 'E_INTERNAL';
+  | 'E_ARGUMENT' | 'E_STATE' | 'E_IO' | 'E_INTERNAL'
+  /** EdgeRouter: the cloud failed and no local answer could stand in. */
+  | 'E_CLOUD';
 
 export interface LocalLMError extends Error {
   code: LocalLMErrorCode;
@@ -131,6 +133,8 @@ export declare class LocalLM {
   chat(messages: ChatMessage[], options?: GenerateOptions): AsyncGenerator<Piece, void, undefined>;
   /** addBos defaults to the model's setting; special parses "<|im_start|>"-like text as special tokens. */
   tokenize(text: string, options?: { addBos?: boolean; special?: boolean }): Promise<number[]>;
+  /** The prompt chat() generates from (the model's chat template applied); tokenize it with special: true. */
+  formatChat(messages: ChatMessage[]): Promise<string>;
   detokenize(ids: ArrayLike<number>): Promise<string>;
   /**
    * Mean-pooled final hidden states (after the output norm), L2-normalised, so
@@ -203,6 +207,99 @@ export class SemanticCache {
   store(query: string, answer: string, meta?: Record<string, unknown>): Promise<void>;
   clear(): Promise<void>;
   size(): Promise<number>;
+}
+
+/** Local first, escalating to an OpenAI-compatible endpoint (see README "Edge-first"). */
+export interface EdgeRouterPolicy {
+  /** Escalate when exp(meanLogprob) of the local answer (geometric-mean token probability) is below this. Default 0.5. */
+  minConfidence?: number;
+  /** Escalate when more than this share of the local tokens had probability < 0.5. Default 1 (never). */
+  maxLowConfidenceShare?: number;
+  /** Prompt tokens (chat template applied) above this go to the cloud without a local attempt. Default: half the local context. */
+  maxLocalPromptTokens?: number;
+  /** maxTokens of the local attempt. Default 256. */
+  maxLocalTokens?: number;
+  /** Longest wait for the cloud's response and between two of its chunks. Default 30000. */
+  timeoutMs?: number;
+}
+
+export interface SemanticCache {
+  lookup(query: string): Promise<{ answer: string; similarity: number } | null>;
+  store(query: string, answer: string): Promise<void>;
+}
+
+/** The JSON body of POST {url}/v1/chat/completions, exactly as it will be sent. */
+export interface CloudRequest {
+  model?: string;
+  messages: { role: string; content: string }[];
+  stream: true;
+  max_tokens?: number; temperature?: number; top_p?: number; seed?: number; stop?: string | string[];
+}
+
+export interface EdgeRouterOptions {
+  /** A loaded LocalLM (or an object with the same chat, stats, tokenize, formatChat). */
+  local: Pick<LocalLM, 'chat' | 'stats' | 'tokenize' | 'formatChat'> & { contextSize?: number };
+  /** url: a base URL with or without /v1; headers: e.g. { Authorization: 'Bearer …' }. */
+  cloud: { url: string; model?: string; headers?: Record<string, string> };
+  policy?: EdgeRouterPolicy;
+  /** Replace personal data by placeholders before sending; restore them in the reply. Default true. */
+  redact?: boolean;
+  /** Consulted before escalating; cloud answers are stored in it. */
+  cache?: SemanticCache;
+  /** Sees the body before it is sent (and why); false keeps the local answer (reason 'declined'). */
+  onBeforeSend?: (request: CloudRequest, context: {
+    reason: RouteReason; confidence: number | null; redactions: number; endpoint: string;
+  }) => boolean | Promise<boolean>;
+}
+
+export type RouteReason =
+  | 'confident' | 'low_confidence' | 'prompt_over_budget' | 'local_error' | 'cache_hit' | 'declined';
+
+export interface RoutedPiece extends Partial<Piece> {
+  text: string;
+  route: 'local' | 'cloud';
+}
+
+export interface RouteResult {
+  route: 'local' | 'cloud';
+  /** Why: 'confident', or why the local answer was not enough ('cache_hit' and 'declined' end local). */
+  reason: RouteReason;
+  /** The cloud failed (cloudError) and the local answer stands in. */
+  fallback: boolean;
+  /** exp(meanLogprob) of the local answer; null when the local model did not answer. */
+  confidence: number | null;
+  /** Prompt tokens with the chat template applied; null when the local model could not format it. */
+  promptTokens: number | null;
+  /** Distinct personal values replaced by placeholders in the cloud request. */
+  redactions: number;
+  /** The whole answer, as yielded (placeholders restored). */
+  text: string;
+  /** cache_hit: the similarity the cache reported (null when it gave none). */
+  similarity?: number | null;
+  cloudError?: { code: 'E_CLOUD'; message: string; status?: number };
+  localError?: { code: string; message: string };
+}
+
+export type RouterChatOptions = Pick<GenerateOptions,
+  'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'seed' | 'stop' | 'signal'>;
+
+export type RoutedStream = AsyncGenerator<RoutedPiece, void, undefined> & {
+  /** Resolves when the answer is complete; rejects as the iteration does (E_ABORTED if it was left early). */
+  result: Promise<RouteResult>;
+};
+
+export declare class EdgeRouter {
+  constructor(options: EdgeRouterOptions);
+  /** The policy in force, defaults filled in. */
+  readonly policy: Required<EdgeRouterPolicy>;
+  /** Where escalations go: …/v1/chat/completions. */
+  readonly endpoint: string;
+  /**
+   * Streams the answer like LocalLM.chat. A local answer is judged before any of it is yielded;
+   * cloud answers stream. Options: the local attempt's sampling (greedy by default); maxTokens,
+   * temperature, topP, seed and stop also go to the cloud.
+   */
+  chat(messages: ChatMessage[], options?: RouterChatOptions): RoutedStream;
 }
 
 export default LocalLM;

@@ -328,6 +328,16 @@ export class LocalLM {
     return single ? vectors[0] : vectors;
   }
 
+  // The prompt chat() generates from: the messages in the model's chat
+  // template (tokenize it with special: true to count what chat() will read).
+  async formatChat(messages) {
+    this.#check();
+    if (!Array.isArray(messages)) {
+      throw lmError('E_ARGUMENT', 'formatChat() takes an array of { role, content } messages');
+    }
+    return this.#channel.request('formatChat', { messages: JSON.stringify(messages) });
+  }
+
   generate(prompt, options = {}) {
     this.#check();
     if (typeof prompt !== 'string') throw lmError('E_ARGUMENT', 'generate() takes a prompt string');
@@ -423,4 +433,5 @@ export { modelCache };
 export { redact, restore } from './redact.js';
 export { Telemetry } from './telemetry.js';
 export { SemanticCache } from './semantic-cache.js';
+export { EdgeRouter } from './router.js';
 export default LocalLM;

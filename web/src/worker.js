@@ -363,7 +363,10 @@ function embed({ texts }) {
 
 // ---- messages -----------------------------------------------------------
 
-const handlers = { load, unload, tokenize, detokenize, generate, embed };
+const handlers = {
+  load, unload, tokenize, detokenize, generate, embed,
+  formatChat: ({ messages }) => formatChat(messages),
+};
 
 function send(message) {
   if (core) message.memory = heap().length;
