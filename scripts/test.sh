@@ -47,7 +47,7 @@ node_tests() {
 run_suite "native (ctest)" ctest --test-dir build/native --output-on-failure
 run_suite "cli" node_tests tests/cli/
 run_suite "wasm C tests" bash tests/wasm/run-c-tests.sh tests/c/test_kernels.c tests/c/test_quant.c \
-    tests/wasm/test_simd_equal.c tests/c/test_golden.c tests/c/test_model.c
+    tests/wasm/test_simd_equal.c tests/c/test_golden.c tests/c/test_model.c tests/c/test_embed.c
 run_suite "node (wasm)" node_tests tests/js/
 run_suite "browser (chromium)" node_tests tests/browser/
 run_suite "sanitizers" bash scripts/sanitize.sh
