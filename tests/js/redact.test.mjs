@@ -135,6 +135,11 @@ test('Luhn and card issuer edge cases', () => {
   // A trailing expiry or CVV does not hide the card; a 20th digit does.
   assert.equal(redact('4111 1111 1111 1111 12 27').text, '[CARD_1] 12 27');
   assert.equal(redact('41111111111111111').text, '41111111111111111');
+  // A card right after other digit groups (a phone, an order number, another card).
+  assert.equal(redact('jane@example.com +44 20 7946 0958 4111 1111 1111 1111 DE89 3704 0044 0532 0130 00').text,
+    '[EMAIL_1] [PHONE_1] [CARD_1] [IBAN_1]');
+  assert.equal(redact('order 12345678 4111111111111111').text, 'order 12345678 [CARD_1]');
+  assert.equal(redact('4111 1111 1111 1111 5500 0000 0000 0004').text, '[CARD_1] [CARD_2]');
 });
 
 test('IBAN mod-97 edge cases', () => {

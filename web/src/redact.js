@@ -122,11 +122,25 @@ const detectIban = (text) => spans(IBAN_RE, text, 'IBAN', (m) => {
   return end ? { start: m.index, end: m.index + end } : null;
 });
 
-const CARD_RE = /(?<![\d.,+-])\d(?:[ -]?\d){12,22}(?!\d)/g;
-const detectCard = (text) => spans(CARD_RE, text, 'CARD', (m) => {
-  const end = prefixesAtSeparators(m[0], /[ -]/).find((n) => isCardNumber(digitsOf(m[0].slice(0, n))));
-  return end ? { start: m.index, end: m.index + end } : null;
-});
+// A run of digit groups; a card may start at any group of it: a phone or an
+// order number written just before the card must not hide it.
+const CARD_RE = /(?<![\d.,+-])\d(?:[ -]?\d){12,80}(?!\d)/g;
+const groupStarts = (run) => [0, ...[...run.matchAll(/[ -](?=\d)/g)].map((g) => g.index + 1)];
+function detectCard(text) {
+  const out = [];
+  for (const m of text.matchAll(CARD_RE)) {
+    let covered = 0;
+    for (const start of groupStarts(m[0])) {
+      if (start < covered) continue;
+      const rest = m[0].slice(start);
+      const end = prefixesAtSeparators(rest, /[ -]/).find((n) => isCardNumber(digitsOf(rest.slice(0, n))));
+      if (!end) continue;
+      out.push({ type: 'CARD', start: m.index + start, end: m.index + start + end });
+      covered = start + end;
+    }
+  }
+  return out;
+}
 
 // AAA-GG-SSSS with one separator kind; nine bare digits only right after a cue.
 const SSN_RE = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])|(?<=\b(?:SSN|[Ss]ocial [Ss]ecurity(?: [Nn]umber| [Nn]o\.?)?)\D{0,12})(\d{3})()(\d{2})(\d{4})(?!\d)/g;
