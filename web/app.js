@@ -197,6 +197,7 @@ async function loadModel(source, name) {
   const report = progressReporter();
   try {
     state.lm = await state.LocalLM.load(source, {
+      threads: 'auto', // one per core when the page is cross-origin isolated (npm start serves it so)
       signal: state.loading.signal,
       onProgress: (p) => {
         if (p.phase === 'cache') fromCache = true;
@@ -213,6 +214,7 @@ async function loadModel(source, name) {
       : `${fromCache ? 'Read from this browser' : 'Downloaded'}: ${formatBytes(bytes)}.`;
     ui.modelStatus.textContent = `${name} is ready: ${info.architecture ?? 'model'}, ` +
       `${formatBytes(info.weight_bytes)} of weights, context ${state.lm.contextSize}, ` +
+      `${state.lm.threads} thread${state.lm.threads === 1 ? '' : 's'}, ` +
       `loaded in ${seconds} s${fromCache ? ' from this browser' : ''}.`;
     ui.mode.value = info.chat_template_known ? 'chat' : 'complete';
     ui.maxTokens.max = state.lm.contextSize;
