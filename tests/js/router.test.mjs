@@ -365,6 +365,22 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
     assert.equal((await run(router({ policy: UNSURE, cache: nonsense }).chat(hello, { maxTokens: 4 }))).result.route, 'cloud');
   });
 
+  test('a SemanticCache over lm.embed answers a repeated question without a second request', async () => {
+    const cache = new api.SemanticCache({ embed: (text) => lm.embed(text), namespace: 'stories260K',
+      storage: 'memory', threshold: 0.99 });
+    const r = router({ policy: UNSURE, cache });
+    const question = [{ role: 'user', content: 'Where did the little dog go?' }];
+    const first = await newRequests(() => run(r.chat(question, { maxTokens: 6 })));
+    assert.equal(first.value.result.route, 'cloud');
+    assert.equal(first.requests.length, 1);
+    const again = await newRequests(() => run(r.chat(question, { maxTokens: 6 })));
+    assert.deepEqual(again.requests, [], 'answered from the cache');
+    assert.deepEqual([again.value.result.route, again.value.result.reason], ['local', 'cache_hit']);
+    assert.equal(again.value.text, first.value.text);
+    const other = await newRequests(() => run(r.chat(hello, { maxTokens: 6 })));
+    assert.equal(other.requests.length, 1, 'a different question still escalates');
+  });
+
   test('onBeforeSend sees exactly the body sent; false keeps the local answer', async () => {
     const seen = [];
     const contexts = [];
