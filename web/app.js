@@ -40,6 +40,7 @@ const ui = {
   cloudModel: $('cloud-model'),
   cloudKey: $('cloud-key'),
   minConfidence: $('min-confidence'),
+  remember: $('edge-remember'),
   edgePreview: $('edge-preview'),
   edgePreviewWhy: $('edge-preview-why'),
   edgePreviewBody: $('edge-preview-body'),
@@ -50,6 +51,8 @@ const ui = {
 const state = {
   LocalLM: null,      // the module's class, once imported
   EdgeRouter: null,
+  SemanticCache: null,
+  answers: null,      // SemanticCache of cloud answers for the loaded model
   cache: null,        // LocalLM.cache
   lm: null,           // the loaded model
   modelName: '',
@@ -111,6 +114,7 @@ async function importModule() {
     const module = await import('./dist/localm.js');
     state.LocalLM = module.LocalLM;
     state.EdgeRouter = module.EdgeRouter;
+    state.SemanticCache = module.SemanticCache;
     state.cache = module.LocalLM.cache;
   } catch (error) {
     showBanner(`The LocalLM module could not be loaded (${error.message}).\nBuild it with ./build.sh wasm (npm start does).`);
@@ -206,6 +210,11 @@ async function loadModel(source, name) {
       },
     });
     state.modelName = name;
+    // Cloud answers are remembered per model: another model's vectors do not
+    // compare. A high threshold: a wrong cached answer is worse than a new
+    // request.
+    const lm = state.lm;
+    state.answers = new state.SemanticCache({ embed: (text) => lm.embed(text), namespace: name, threshold: 0.97 });
     const info = state.lm.info();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     ui.progress.value = ui.progress.max;
@@ -400,6 +409,7 @@ function loadEdgeSettings() {
   ui.cloudModel.value = text(saved.model);
   ui.cloudKey.value = text(saved.key);
   if (Number.isFinite(saved.minConfidence)) ui.minConfidence.value = String(saved.minConfidence);
+  ui.remember.checked = saved.remember !== false;
   showPrivacy();
 }
 
@@ -418,6 +428,7 @@ function saveEdgeSettings() {
     model: ui.cloudModel.value.trim(),
     key: ui.cloudKey.value,
     minConfidence: readNumber(ui.minConfidence, 0.5),
+    remember: ui.remember.checked,
   }));
 }
 
@@ -434,6 +445,7 @@ function edgeRouter() {
     },
     policy: { minConfidence: Math.min(1, Math.max(0, readNumber(ui.minConfidence, 0.5))) },
     onBeforeSend: confirmEscalation,
+    ...(ui.remember.checked && state.answers && { cache: state.answers }),
   });
 }
 
@@ -591,7 +603,7 @@ function wire() {
   ui.mode.addEventListener('change', resetChat);
   ui.persist.addEventListener('click', persistStorage);
   ui.clearCache.addEventListener('click', clearCache);
-  for (const input of [ui.edgeFirst, ui.cloudUrl, ui.cloudModel, ui.cloudKey, ui.minConfidence]) {
+  for (const input of [ui.edgeFirst, ui.cloudUrl, ui.cloudModel, ui.cloudKey, ui.minConfidence, ui.remember]) {
     input.addEventListener('input', saveEdgeSettings);
   }
   wireDrop();

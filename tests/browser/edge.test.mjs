@@ -48,13 +48,14 @@ describe('demo: edge-first', { skip: whySkip(), timeout: 300_000 }, () => {
     await server?.close();
   });
 
-  async function configure({ minConfidence }) {
+  async function configure({ minConfidence, remember = false }) {
     if (!(await page.isVisible('#cloud-url'))) await page.click('#edge-settings summary');
     await page.check('#edge-first');
     await page.fill('#cloud-url', cloud.url);
     await page.fill('#cloud-model', 'stories260K.gguf');
     await page.fill('#cloud-key', KEY);
     await page.fill('#min-confidence', String(minConfidence));
+    await page.setChecked('#edge-remember', remember);
     await page.click('#new-chat');
   }
 
@@ -109,6 +110,23 @@ describe('demo: edge-first', { skip: whySkip(), timeout: 300_000 }, () => {
     assert.ok(sent[0].body.includes('[EMAIL_1]') && !sent[0].body.includes(EMAIL), sent[0].body);
     // What was previewed is what arrived.
     assert.deepEqual(JSON.parse(sent[0].body), JSON.parse(preview));
+  });
+
+  test('a remembered cloud answer answers the same question again, with no preview or request', async () => {
+    await configure({ minConfidence: 0.9, remember: true });
+    const before = posts().length;
+    await ask('Where did the cat go?');
+    await page.waitForSelector('#edge-preview:not([hidden])');
+    await page.click('#edge-send');
+    const first = await lastRoute();
+    assert.equal(first.route, 'cloud');
+    assert.equal(posts().length, before + 1);
+    await ask('Where did the cat go?');
+    const again = await lastRoute();
+    assert.deepEqual([again.route, again.reason], ['local', 'cache_hit']);
+    assert.equal(again.answer, first.answer);
+    assert.equal(await page.isVisible('#edge-preview'), false);
+    assert.equal(posts().length, before + 1, 'no second request');
   });
 
   test('Keep local keeps the local answer and sends nothing', async () => {
