@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './helpers.mjs';
-import { PII_TYPES, ibanValid, isCardNumber, isIPv4, isIPv6, luhnValid, redact, restore } from '../../web/src/redact.js';
+import { PII_TYPES, ibanValid, isCardNumber, isIPv4, isIPv6, luhnValid, redact, redactAll, restore } from '../../web/src/redact.js';
 
 const corpus = readFileSync(resolve(repoRoot, 'tests/data/pii-corpus.jsonl'), 'utf8')
   .split('\n').filter(Boolean).map((line) => JSON.parse(line));
@@ -85,6 +85,14 @@ test('the same value gets the same placeholder; different values count up', () =
   assert.deepEqual(r.entities.map((e) => e.placeholder), ['[EMAIL_1]', '[EMAIL_1]', '[EMAIL_2]']);
   const card = redact('4111 1111 1111 1111 and 4111-1111-1111-1111');
   assert.equal(card.text, '[CARD_1] and [CARD_1]');
+});
+
+test('redactAll numbers a conversation once: a value keeps its placeholder in every text', () => {
+  const r = redactAll(['Mail ann@example.com', 'No, [EMAIL_2] is old; use ANN@example.com or bob@example.com']);
+  assert.deepEqual(r.texts, ['Mail [EMAIL_1]', 'No, [EMAIL_2] is old; use [EMAIL_1] or [EMAIL_3]']);
+  assert.deepEqual(r.entities.map((e) => [e.text, e.placeholder, e.start]), [[0, '[EMAIL_1]', 5], [1, '[EMAIL_1]', 26], [1, '[EMAIL_3]', 45]]);
+  assert.equal(restore('to [EMAIL_1] and [EMAIL_3]', r.entities), 'to ann@example.com and bob@example.com');
+  assert.throws(() => redactAll('one text'), TypeError);
 });
 
 test('entities carry type, placeholder, value and offsets into the original text', () => {

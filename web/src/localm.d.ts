@@ -153,10 +153,16 @@ export declare class LocalLM {
 /** On-device PII redaction: placeholders like [EMAIL_1] replace personal data. */
 export type PiiType = 'EMAIL' | 'IBAN' | 'CARD' | 'SSN' | 'IP' | 'DOB' | 'PHONE' | 'ADDRESS' | 'NAME';
 export interface PiiEntity { type: PiiType; placeholder: string; value: string; start: number; end: number; }
-export function redact(text: string, options?: {
+export interface RedactOptions {
   types?: PiiType[];
   nameDetector?: (text: string) => { start: number; end: number }[];
-}): { text: string; entities: PiiEntity[] };
+}
+export function redact(text: string, options?: RedactOptions): { text: string; entities: PiiEntity[] };
+/** Several texts (a conversation) with one numbering: a value keeps one placeholder in all of them. */
+export function redactAll(texts: string[], options?: RedactOptions): {
+  texts: string[];
+  entities: (PiiEntity & { /** index of the text the offsets are in */ text: number })[];
+};
 export function restore(text: string, entities: PiiEntity[]): string;
 
 /** Local-only telemetry: nothing is sent without consent === true and an endpoint. */

@@ -430,7 +430,7 @@ export class LocalLM {
 }
 
 export { modelCache };
-export { redact, restore } from './redact.js';
+export { redact, redactAll, restore } from './redact.js';
 export { Telemetry } from './telemetry.js';
 export { SemanticCache } from './semantic-cache.js';
 export { EdgeRouter } from './router.js';

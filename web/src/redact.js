@@ -124,19 +124,32 @@ const detectIban = (text) => spans(IBAN_RE, text, 'IBAN', (m) => {
 
 // A run of digit groups; a card may start at any group of it: a phone or an
 // order number written just before the card must not hide it.
-const CARD_RE = /(?<![\d.,+-])\d(?:[ -]?\d){12,80}(?!\d)/g;
+const CARD_RE = /(?<![\d.,+-])\d(?:[ -]?\d){12,}(?!\d)/g;
 const groupStarts = (run) => [0, ...[...run.matchAll(/[ -](?=\d)/g)].map((g) => g.index + 1)];
+
+// Where a card starting at `start` could end: after a group, 13 to 19 digits
+// on; longest first (an expiry date or more digits may follow the card).
+function cardEnds(run, start) {
+  const ends = [];
+  for (let i = start, digits = 0; i < run.length && digits < 19; i++) {
+    if (run[i] < '0' || run[i] > '9') continue;
+    digits++;
+    const groupEnds = i + 1 === run.length || run[i + 1] < '0' || run[i + 1] > '9';
+    if (digits >= 13 && groupEnds) ends.unshift(i + 1);
+  }
+  return ends;
+}
+
 function detectCard(text) {
   const out = [];
   for (const m of text.matchAll(CARD_RE)) {
     let covered = 0;
     for (const start of groupStarts(m[0])) {
       if (start < covered) continue;
-      const rest = m[0].slice(start);
-      const end = prefixesAtSeparators(rest, /[ -]/).find((n) => isCardNumber(digitsOf(rest.slice(0, n))));
-      if (!end) continue;
-      out.push({ type: 'CARD', start: m.index + start, end: m.index + start + end });
-      covered = start + end;
+      const end = cardEnds(m[0], start).find((e) => isCardNumber(digitsOf(m[0].slice(start, e))));
+      if (end === undefined) continue;
+      out.push({ type: 'CARD', start: m.index + start, end: m.index + end });
+      covered = end;
     }
   }
   return out;
@@ -432,32 +445,47 @@ function checkOptions(options) {
 
 export function redact(text, options = {}) {
   if (typeof text !== 'string') throw new TypeError('redact: text must be a string');
-  const types = checkOptions(options);
-  const candidates = types.flatMap((type) => DETECTORS[type](text));
-  if (options.nameDetector && types.includes('NAME')) candidates.push(...externalNames(text, options.nameDetector));
+  const { texts: [out], entities } = redactAll([text], options);
+  return { text: out, entities: entities.map(({ text: _, ...entity }) => entity) };
+}
 
+// Several texts with one numbering, so that in a conversation a value keeps
+// one placeholder in every message. Each entity also says which text (index)
+// its offsets are in.
+export function redactAll(texts, options = {}) {
+  if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) {
+    throw new TypeError('redactAll: texts must be an array of strings');
+  }
+  const types = checkOptions(options);
   const placeholders = new Map();
   const counters = {};
-  const present = new Set(text.match(/\[[A-Z]+_\d+\]/g));
-  const entities = resolveOverlaps(candidates, text.length).map(({ type, start, end }) => {
-    const value = text.slice(start, end);
+  // Skip numbers whose placeholder a text already contains, so restore stays unambiguous.
+  const present = new Set(texts.flatMap((t) => t.match(/\[[A-Z]+_\d+\]/g) ?? []));
+  const placeholderOf = (type, value) => {
     const key = valueKey(type, value);
     if (!placeholders.has(key)) {
-      // Skip numbers whose placeholder the text already contains, so restore stays unambiguous.
       let placeholder;
       do placeholder = `[${type}_${(counters[type] = (counters[type] ?? 0) + 1)}]`; while (present.has(placeholder));
       placeholders.set(key, placeholder);
     }
-    return { type, placeholder: placeholders.get(key), value, start, end };
+    return placeholders.get(key);
+  };
+  const entities = [];
+  const out = texts.map((text, index) => {
+    const candidates = types.flatMap((type) => DETECTORS[type](text));
+    if (options.nameDetector && types.includes('NAME')) candidates.push(...externalNames(text, options.nameDetector));
+    let redacted = '';
+    let at = 0;
+    for (const { type, start, end } of resolveOverlaps(candidates, text.length)) {
+      const value = text.slice(start, end);
+      const placeholder = placeholderOf(type, value);
+      entities.push({ type, placeholder, value, start, end, text: index });
+      redacted += text.slice(at, start) + placeholder;
+      at = end;
+    }
+    return redacted + text.slice(at);
   });
-
-  let out = '';
-  let at = 0;
-  for (const e of entities) {
-    out += text.slice(at, e.start) + e.placeholder;
-    at = e.end;
-  }
-  return { text: out + text.slice(at), entities };
+  return { texts: out, entities };
 }
 
 // Replaces every placeholder the reply contains, in any order and any number

@@ -28,7 +28,7 @@
 // Without a cache every step depends only on the input, so the same input
 // takes the same route.
 
-import { redact, restore } from './redact.js';
+import { redactAll, restore } from './redact.js';
 
 const DEFAULT_POLICY = {
   minConfidence: 0.5,
@@ -134,34 +134,6 @@ function checkCallOptions(options) {
 }
 
 // ---- redaction ----------------------------------------------------------------------
-
-// redact() numbers placeholders within one text; across a conversation one
-// value must keep one placeholder, so the numbering is redone over all the
-// messages (skipping placeholders their texts already contain).
-function redactConversation(contents) {
-  const present = new Set(contents.flatMap((text) => text.match(/\[[A-Z]+_\d+\]/g) ?? []));
-  const placeholders = new Map();
-  const counters = {};
-  const entities = [];
-  const texts = contents.map((text) => {
-    let out = '';
-    let at = 0;
-    for (const entity of redact(text).entities) {
-      const key = `${entity.type}:${entity.value.replace(/\s+/g, '').toLowerCase()}`;
-      if (!placeholders.has(key)) {
-        let placeholder;
-        do placeholder = `[${entity.type}_${(counters[entity.type] = (counters[entity.type] ?? 0) + 1)}]`;
-        while (present.has(placeholder));
-        placeholders.set(key, placeholder);
-        entities.push({ ...entity, placeholder });
-      }
-      out += text.slice(at, entity.start) + placeholders.get(key);
-      at = entity.end;
-    }
-    return out + text.slice(at);
-  });
-  return { texts, entities };
-}
 
 // Restores a streamed reply. A placeholder may arrive split over two chunks
 // ("[EMA" + "IL_1]"), so a tail that could still become one waits.
@@ -366,7 +338,7 @@ export class EdgeRouter {
       return { ...summary, route: 'local', reason: 'cache_hit', fallback: false, similarity: hit.similarity, text: hit.answer };
     }
     const request = this.#cloudRequest(messages, options);
-    summary.redactions = request.entities.length;
+    summary.redactions = new Set(request.entities.map((e) => e.placeholder)).size;
     const approved = !this.#onBeforeSend || await this.#onBeforeSend(JSON.parse(request.body),
       { reason: summary.reason, confidence: summary.confidence, redactions: summary.redactions, endpoint: this.endpoint });
     if (options.signal?.aborted) throw routerError('E_ABORTED', 'generation was aborted');
@@ -482,7 +454,7 @@ export class EdgeRouter {
   // { body: the exact JSON sent, entities: what restore() needs }.
   #cloudRequest(messages, options) {
     const contents = messages.map((m) => m.content);
-    const { texts, entities } = this.#redact ? redactConversation(contents) : { texts: contents, entities: [] };
+    const { texts, entities } = this.#redact ? redactAll(contents) : { texts: contents, entities: [] };
     const body = {
       ...(this.#cloud.model && { model: this.#cloud.model }),
       messages: messages.map((m, i) => ({ role: m.role, content: texts[i] })),
