@@ -216,6 +216,31 @@ describe('EdgeRouter', { skip, timeout: 120_000 }, () => {
     assert.equal(value.result.route, 'cloud');
   });
 
+  test('modelNames: names the local model finds in the text are redacted too, and restored', async () => {
+    // A scripted local model: unsure answers, and a JSON list of names when asked under a schema.
+    const calls = [];
+    const local = {
+      async* chat(messages, options) {
+        calls.push(options.responseFormat?.type ?? 'text');
+        yield { text: options.responseFormat ? '{"names":["Okonkwo","Nobody Here"]}' : 'hmm' };
+      },
+      stats: () => ({ genTokens: 1, confidence: { meanLogprob: -3, lowConfidenceShare: 1 } }),
+      tokenize: async (text) => [...text].map((_, i) => i),
+      formatChat: async (messages) => messages.map((m) => m.content).join('\n'),
+    };
+    const question = `Tell my landlord Okonkwo (${PII.email}) that Okonkwo will pay.`;
+    const options = { local, cloud: { url: echo.url('/echo') }, policy: UNSURE };
+    const { text, result } = await run(new api.EdgeRouter({ ...options, modelNames: true }).chat([{ role: 'user', content: question }]));
+    assert.equal(JSON.parse(echo.received.at(-1)).messages[0].content, 'Tell my landlord [NAME_1] ([EMAIL_1]) that [NAME_1] will pay.');
+    assert.equal(text, question);
+    assert.equal(result.redactions, 2);
+    assert.deepEqual(calls, ['text', 'json_schema']);
+    // Without it the rules alone apply: the unusual name goes out as it is.
+    await run(new api.EdgeRouter(options).chat([{ role: 'user', content: question }]));
+    assert.equal(JSON.parse(echo.received.at(-1)).messages[0].content, 'Tell my landlord Okonkwo ([EMAIL_1]) that Okonkwo will pay.');
+    assert.throws(() => new api.EdgeRouter({ ...options, modelNames: 'yes' }), { code: 'E_OPTION', message: /modelNames/ });
+  });
+
   test('the reply is restored on the device, even with placeholders split across chunks', async () => {
     const r = new api.EdgeRouter({ local: lm, cloud: { url: echo.url('/echo') }, policy: UNSURE });
     const question = `Write to ${PII.email} or ${PII.email}; card ${PII.card}; [ not a placeholder`;

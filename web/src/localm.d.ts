@@ -164,6 +164,9 @@ export function redactAll(texts: string[], options?: RedactOptions): {
   entities: (PiiEntity & { /** index of the text the offsets are in */ text: number })[];
 };
 export function restore(text: string, entities: PiiEntity[]): string;
+/** Spans of the people the model names in text (only names the text contains, capitalised). */
+export function findNamesWithModel(lm: Pick<LocalLM, 'chat'>, text: string,
+  options?: { signal?: AbortSignal; maxTokens?: number }): Promise<{ start: number; end: number }[]>;
 
 /** Local-only telemetry: nothing is sent without consent === true and an endpoint. */
 export interface TelemetryEvent {
@@ -250,6 +253,11 @@ export interface EdgeRouterOptions {
   policy?: EdgeRouterPolicy;
   /** Replace personal data by placeholders before sending; restore them in the reply. Default true. */
   redact?: boolean;
+  /**
+   * With redact: also ask the local model (JSON output under a schema) for the people named in
+   * each user and system message, and redact those names too. Default false (the rules alone).
+   */
+  modelNames?: boolean;
   /** Consulted before escalating; cloud answers are stored in it. */
   cache?: SemanticCache;
   /** Sees the body before it is sent (and why); false keeps the local answer (reason 'declined'). */

@@ -431,6 +431,7 @@ export class LocalLM {
 
 export { modelCache };
 export { redact, redactAll, restore } from './redact.js';
+export { findNamesWithModel } from './names.js';
 export { Telemetry } from './telemetry.js';
 export { SemanticCache } from './semantic-cache.js';
 export { EdgeRouter } from './router.js';

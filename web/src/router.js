@@ -28,6 +28,7 @@
 // Without a cache every step depends only on the input, so the same input
 // takes the same route.
 
+import { findNamesWithModel } from './names.js';
 import { redactAll, restore } from './redact.js';
 
 const DEFAULT_POLICY = {
@@ -37,7 +38,7 @@ const DEFAULT_POLICY = {
   maxLocalPromptTokens: null, // null: half the local model's context
   timeoutMs: 30_000,
 };
-const OPTION_KEYS = new Set(['local', 'cloud', 'policy', 'redact', 'cache', 'onBeforeSend']);
+const OPTION_KEYS = new Set(['local', 'cloud', 'policy', 'redact', 'modelNames', 'cache', 'onBeforeSend']);
 const CLOUD_KEYS = new Set(['url', 'model', 'headers']);
 // Per-call options: sampling for the local attempt; the standard ones also go
 // to the cloud under their OpenAI names.
@@ -249,14 +250,16 @@ export class EdgeRouter {
   #cloud;
   #policy;
   #redact;
+  #modelNames;
   #cache;
   #onBeforeSend;
 
   constructor(options) {
     checkKeys(options, OPTION_KEYS, 'EdgeRouter option');
-    const { local, cloud, policy, redact: redactOption = true, cache, onBeforeSend } = options;
+    const { local, cloud, policy, redact: redactOption = true, modelNames = false, cache, onBeforeSend } = options;
     checkMethods(local, ['chat', 'stats', 'tokenize', 'formatChat'], 'local (a LocalLM)');
     if (typeof redactOption !== 'boolean') throw optionError('redact must be true or false');
+    if (typeof modelNames !== 'boolean') throw optionError('modelNames must be true or false');
     if (cache !== undefined) checkMethods(cache, ['lookup', 'store'], 'cache');
     if (onBeforeSend !== undefined && typeof onBeforeSend !== 'function') throw optionError('onBeforeSend must be a function');
     this.#local = local;
@@ -266,6 +269,7 @@ export class EdgeRouter {
       this.#policy.maxLocalPromptTokens = Number.isInteger(local.contextSize) ? Math.floor(local.contextSize / 2) : Infinity;
     }
     this.#redact = redactOption;
+    this.#modelNames = modelNames;
     this.#cache = cache;
     this.#onBeforeSend = onBeforeSend;
   }
@@ -337,7 +341,7 @@ export class EdgeRouter {
       yield { text: hit.answer, route: 'local' };
       return { ...summary, route: 'local', reason: 'cache_hit', fallback: false, similarity: hit.similarity, text: hit.answer };
     }
-    const request = this.#cloudRequest(messages, options);
+    const request = await this.#cloudRequest(messages, options);
     summary.redactions = new Set(request.entities.map((e) => e.placeholder)).size;
     const approved = !this.#onBeforeSend || await this.#onBeforeSend(JSON.parse(request.body),
       { reason: summary.reason, confidence: summary.confidence, redactions: summary.redactions, endpoint: this.endpoint });
@@ -452,9 +456,11 @@ export class EdgeRouter {
   }
 
   // { body: the exact JSON sent, entities: what restore() needs }.
-  #cloudRequest(messages, options) {
+  async #cloudRequest(messages, options) {
     const contents = messages.map((m) => m.content);
-    const { texts, entities } = this.#redact ? redactAll(contents) : { texts: contents, entities: [] };
+    const { texts, entities } = this.#redact
+      ? redactAll(contents, { nameDetector: await this.#nameDetector(messages, options.signal) })
+      : { texts: contents, entities: [] };
     const body = {
       ...(this.#cloud.model && { model: this.#cloud.model }),
       messages: messages.map((m, i) => ({ role: m.role, content: texts[i] })),
@@ -464,6 +470,18 @@ export class EdgeRouter {
       if (options[key] !== undefined) body[field] = options[key];
     }
     return { body: JSON.stringify(body), entities };
+  }
+
+  // With modelNames, the local model lists the people named in each message
+  // the user or system wrote (one at a time: it runs one request at a time);
+  // the rules of redact() apply either way.
+  async #nameDetector(messages, signal) {
+    if (!this.#modelNames) return undefined;
+    const found = new Map();
+    for (const { role, content } of messages) {
+      if (role !== 'assistant' && !found.has(content)) found.set(content, await findNamesWithModel(this.#local, content, { signal }));
+    }
+    return (text) => found.get(text) ?? [];
   }
 
   // Restored text as it streams. timeoutMs bounds the wait for the response
