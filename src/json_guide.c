@@ -86,7 +86,9 @@ lm_status lm_json_guide_new(const lm_model *model, const lm_generate_params *par
     g->allow_eog = !params->ignore_eos;
     unsigned char single[256] = {0};
     lm_status s;
-    if (params->response_format == LM_FORMAT_JSON_OBJECT) {
+    if (params->response_format != LM_FORMAT_JSON_OBJECT && params->response_format != LM_FORMAT_JSON_SCHEMA) {
+        s = lm_fail(err, LM_E_ARGUMENT, "unknown response_format %d", params->response_format);
+    } else if (params->response_format == LM_FORMAT_JSON_OBJECT) {
         s = js_compile_json_object(&g->schema, err);
     } else if (!memchr(params->response_schema, 0, sizeof params->response_schema)) {
         s = lm_fail(err, LM_E_OPTION, "response_format schema is not terminated");

@@ -323,7 +323,45 @@ static void test_hostile_bytes(void) {
     }
 }
 
+static void test_options(void) {
+    lm_generate_params p = lm_generate_params_default();
+    lm_error err = {0};
+    CHECK(p.response_format == LM_FORMAT_TEXT, "text by default");
+    CHECK(lm_generate_params_from_json("{\"response_format\":{\"type\":\"json_object\"}}", &p, &err) == LM_OK &&
+          p.response_format == LM_FORMAT_JSON_OBJECT, "json_object: %s", err.message);
+    CHECK(lm_generate_params_from_json("{\"response_format\":{\"type\":\"json_schema\",\"schema\":{\"type\": \"string\"}}}",
+                                       &p, &err) == LM_OK && p.response_format == LM_FORMAT_JSON_SCHEMA &&
+          !strcmp(p.response_schema, "{\"type\":\"string\"}"), "short shape: %s", p.response_schema);
+    CHECK(lm_generate_params_from_json("{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\","
+                                       "\"strict\":true,\"schema\":{\"enum\":[1]}}}}", &p, &err) == LM_OK &&
+          !strcmp(p.response_schema, "{\"enum\":[1]}"), "OpenAI's shape: %s", p.response_schema);
+    CHECK(lm_generate_params_from_json("{\"response_format\":{\"type\":\"text\"}}", &p, &err) == LM_OK &&
+          p.response_format == LM_FORMAT_TEXT && !p.response_schema[0], "back to text");
+    static const char *const bad[][2] = {
+        {"{\"response_format\":\"json\"}", "expected {\"type\": \"text\"}"},
+        {"{\"response_format\":{}}", "expected {\"type\""},
+        {"{\"response_format\":{\"type\":\"xml\"}}", "unknown type \"xml\""},
+        {"{\"response_format\":{\"type\":\"json_object\",\"x\":1}}", "unknown key \"x\""},
+        {"{\"response_format\":{\"type\":\"json_schema\"}}", "needs a \"schema\" object"},
+        {"{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":3}}", "\"json_schema\" must be an object"},
+        {"{\"response_format\":{\"type\":\"json_schema\",\"schema\":[]}}", "needs a \"schema\" object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lm_generate_params q = lm_generate_params_default();
+        lm_status st = lm_generate_params_from_json(bad[i][0], &q, &err);
+        CHECK(st == LM_E_OPTION && strstr(err.message, bad[i][1]) && q.response_format == LM_FORMAT_TEXT,
+              "%s: %s", bad[i][0], err.message);
+    }
+    static char huge[LM_MAX_SCHEMA + 200];
+    int n = sprintf(huge, "{\"response_format\":{\"type\":\"json_schema\",\"schema\":{\"description\":\"");
+    memset(huge + n, 'x', LM_MAX_SCHEMA);
+    strcpy(huge + n + LM_MAX_SCHEMA, "\"}}}");
+    CHECK(lm_generate_params_from_json(huge, &p, &err) == LM_E_OPTION && strstr(err.message, "at most 16383"),
+          "a schema too long: %s", err.message);
+}
+
 int main(void) {
+    test_options();
     test_objects();
     test_arrays();
     test_strings();
