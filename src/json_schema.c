@@ -22,6 +22,7 @@ static const char *const annotations[] = {
     "title", "description", "default", "examples", "$schema", "$comment",
 };
 
+/* type first, enum and const last (compile() relies on it). */
 static const char *const supported[] = {
     "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
     "minLength", "maxLength", "minimum", "maximum", "enum", "const",
@@ -371,8 +372,13 @@ static int32_t compile(compiler *c, const cJSON *schema, int depth) {
         return fail_keyword(c, "type", cJSON_IsArray(t) ? "as an array of types is not supported" : "must be a string"), -1;
     const char *type = t ? t->valuestring : NULL;
     if (check_applies(c, schema, type) != LM_OK) return -1;
-    if (cJSON_GetObjectItemCaseSensitive(schema, "enum") || cJSON_GetObjectItemCaseSensitive(schema, "const"))
+    if (cJSON_GetObjectItemCaseSensitive(schema, "enum") || cJSON_GetObjectItemCaseSensitive(schema, "const")) {
+        /* The listed values are the whole answer: other constraints could contradict them. */
+        for (size_t i = 1; i < sizeof supported / sizeof *supported - 2; i++)
+            if (cJSON_GetObjectItemCaseSensitive(schema, supported[i]))
+                return fail_keyword(c, supported[i], "cannot be used with \"enum\" or \"const\""), -1;
         return compile_literals(c, schema, type);
+    }
     return type ? compile_typed(c, schema, type, depth) : c->s->any;
 }
 

@@ -230,6 +230,8 @@ static void test_errors(void) {
     expect_error("{\"enum\":[]}", LM_E_OPTION, "\"enum\" must be a non-empty array");
     expect_error("{\"enum\":[{\"a\":1}]}", LM_E_OPTION, "values must be strings, numbers, booleans or null");
     expect_error("{\"type\":\"string\",\"enum\":[1]}", LM_E_OPTION, "another type");
+    expect_error("{\"type\":\"string\",\"enum\":[\"a\"],\"minLength\":3}", LM_E_OPTION,
+                 "\"minLength\" cannot be used with \"enum\" or \"const\"");
     expect_error("{\"enum\":[1],\"const\":1}", LM_E_OPTION, "\"const\" cannot be used with \"enum\"");
     expect_error("{\"type\":\"array\",\"minItems\":3,\"maxItems\":2}", LM_E_OPTION, "\"minItems\" is larger than maxItems");
     expect_error("{\"type\":\"string\",\"maxLength\":-1}", LM_E_OPTION, "\"maxLength\" must be an integer from 0 to 4096");
