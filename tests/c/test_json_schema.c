@@ -3,14 +3,22 @@
  * always end in a complete document within their byte budget. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "json_constrain.h"
+#include "json_guide.h"
 #include "json_schema.h"
 #include "rng.h"
 
 static js_schema schema;
+
+/* CHECK that also says whether it held, to stop a loop. */
+static int check_ok(int cond, const char *what, const char *message) {
+    CHECK(cond, "%s: %s", what, message);
+    return cond;
+}
 
 static lm_status compile(const char *json, lm_error *err) {
     memset(err, 0, sizeof *err);
@@ -362,6 +370,80 @@ static void test_options(void) {
           "a schema too long: %s", err.message);
 }
 
+/* The guide on a real vocabulary with random logits: whatever the model
+ * prefers, the text parses and closes within max_tokens. */
+static void guide_runs(const lm_model *m, int format, const char *schema_json, int32_t max_tokens, int runs) {
+    lm_generate_params gp = lm_generate_params_default();
+    gp.max_tokens = max_tokens;
+    gp.response_format = format;
+    if (schema_json) snprintf(gp.response_schema, sizeof gp.response_schema, "%s", schema_json);
+    const int32_t n_vocab = lm_n_vocab(m);
+    float *logits = malloc((size_t)n_vocab * sizeof *logits);
+    static char text[1 << 16];
+    for (int run = 0; run < runs && logits; run++) {
+        lm_json_guide *g;
+        lm_error err = {0};
+        lm_sampling_params sp = lm_sampling_params_default();
+        sp.seed = (uint64_t)run;
+        sp.temperature = 1.5f;
+        if (!check_ok(lm_json_guide_new(m, &gp, &g, &err) == LM_OK, "guide", err.message)) break;
+        lm_sampler *sampler = lm_sampler_new(&sp, n_vocab);
+        size_t len = 0;
+        for (int32_t step = 0; step < max_tokens && !lm_json_guide_closed(g); step++) {
+            for (int32_t t = 0; t < n_vocab; t++) logits[t] = 3.0f * rng_normal();
+            int32_t token;
+            if (!check_ok(lm_json_guide_sample(g, sampler, logits, max_tokens - step, &token, &err) == LM_OK, "sample",
+                          err.message))
+                break;
+            if (lm_token_is_eog(m, token)) break;
+            lm_json_guide_accept(g, token);
+            int32_t n = lm_token_to_piece(m, token, text + len, (int32_t)(sizeof text - len - 1));
+            len += n > 0 ? (size_t)n : 0;
+        }
+        text[len] = 0;
+        cJSON *parsed = cJSON_Parse(text);
+        CHECK(cJSON_IsObject(parsed) && (!schema_json || cJSON_GetObjectItemCaseSensitive(parsed, "tags")),
+              "run %d, max_tokens %d: %s", run, max_tokens, text);
+        cJSON_Delete(parsed);
+        lm_sampler_free(sampler);
+        lm_json_guide_free(g);
+    }
+    free(logits);
+}
+
+static void test_guide(void) {
+    const char *dir = getenv("LM_SHARED_DIR");
+    static const char *const vocabs[] = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"};
+    const char *schema_json = "{\"type\":\"object\",\"properties\":{\"who\":{\"type\":\"string\",\"maxLength\":6},"
+                              "\"n\":{\"type\":\"number\",\"minimum\":-1,\"maximum\":1},\"tags\":{\"type\":\"array\","
+                              "\"items\":{\"enum\":[\"x\",\"yy\",null]},\"minItems\":2}},\"required\":[\"who\",\"n\",\"tags\"]}";
+    for (int v = 0; v < 2; v++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/vocab/%s", dir ? dir : "../shared", vocabs[v]);
+        lm_load_params lp = lm_load_params_default();
+        lp.vocab_only = 1;
+        lm_model *m;
+        lm_error err = {0};
+        if (lm_model_load_file(path, &lp, &m, &err) != LM_OK) {
+            fprintf(stderr, "SKIP guide tests: ../shared is absent (%s)\n", err.message);
+            return;
+        }
+        /* {"who":"","n":0,"tags":["x","x"]}: 33 bytes, so 33 tokens at least. */
+        lm_generate_params gp = lm_generate_params_default();
+        gp.max_tokens = 32;
+        gp.response_format = LM_FORMAT_JSON_SCHEMA;
+        strcpy(gp.response_schema, schema_json);
+        lm_json_guide *g = NULL;
+        CHECK(lm_json_guide_new(m, &gp, &g, &err) == LM_E_OPTION && strstr(err.message, "needs at least 33"),
+              "too small a budget: %s", err.message);
+        lm_json_guide_free(g);
+        guide_runs(m, LM_FORMAT_JSON_SCHEMA, schema_json, 33, 4);
+        guide_runs(m, LM_FORMAT_JSON_SCHEMA, schema_json, 60, 4);
+        guide_runs(m, LM_FORMAT_JSON_OBJECT, NULL, 40, 4);
+        lm_model_free(m);
+    }
+}
+
 int main(void) {
     test_options();
     test_objects();
@@ -375,5 +457,6 @@ int main(void) {
     test_errors();
     test_limits();
     test_hostile_bytes();
+    test_guide();
     return check_done();
 }
