@@ -92,6 +92,11 @@ lm_status lm_generation_start(lm_context *ctx, const char *prompt, const lm_gene
     if (s == LM_OK && params->response_format != LM_FORMAT_TEXT)
         s = lm_json_guide_new(ctx->model, params, &g->guide, err);
     if (s == LM_OK) s = evaluate_prompt(g, prompt, err);
+    /* This token and one per free position: fewer cannot close the document. */
+    const int32_t room = ctx->n_ctx - ctx->pos + 1;
+    if (s == LM_OK && g->guide && lm_json_guide_tokens_needed(g->guide) > room)
+        s = lm_fail(err, LM_E_CONTEXT_FULL, "the context has room for %d more tokens; this schema needs at least %d",
+                    room, lm_json_guide_tokens_needed(g->guide));
     if (s != LM_OK) {
         lm_generation_free(g);
         return s;
@@ -218,7 +223,6 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
     float logprob = 0.0f, entropy = 0.0f;
     int32_t token;
     if (g->guide) {
-        /* This token, and one per position the context has left after it. */
         const int32_t room = g->ctx->n_ctx - g->ctx->pos + 1, left = g->params.max_tokens - g->n_gen;
         s = lm_json_guide_sample(g->guide, g->sampler, lm_logits(g->ctx), left < room ? left : room, &token, err);
         if (s != LM_OK) {

@@ -97,9 +97,9 @@ lm_status lm_json_guide_new(const lm_model *model, const lm_generate_params *par
     }
     if (s == LM_OK) s = read_pieces(g, model, single, err);
     if (s == LM_OK) s = check_spellable(g, single, err);
-    if (s == LM_OK && jc_closing_len(&g->state) > params->max_tokens)
+    if (s == LM_OK && lm_json_guide_tokens_needed(g) > params->max_tokens)
         s = lm_fail(err, LM_E_OPTION, "max_tokens %d is too small for this schema: it needs at least %d",
-                    params->max_tokens, jc_closing_len(&g->state));
+                    params->max_tokens, lm_json_guide_tokens_needed(g));
     if (s != LM_OK) {
         lm_json_guide_free(g);
         return s;
@@ -157,6 +157,10 @@ void lm_json_guide_accept(lm_json_guide *g, int32_t token) {
     if (token < 0 || token >= g->n_vocab || g->eog[token]) return;
     const char *bytes = piece_of(g, token, &len);
     jc_advance(&g->state, bytes, len);
+}
+
+int32_t lm_json_guide_tokens_needed(const lm_json_guide *g) {
+    return jc_closing_len(&g->state); /* every byte it needs is one token */
 }
 
 int lm_json_guide_closed(const lm_json_guide *g) {

@@ -21,6 +21,8 @@ void lm_json_guide_free(lm_json_guide *guide);
 lm_status lm_json_guide_sample(lm_json_guide *guide, lm_sampler *sampler, const float *logits,
                                int32_t tokens_left, int32_t *token, lm_error *err);
 void lm_json_guide_accept(lm_json_guide *guide, int32_t token);
+/* The fewest tokens that can still complete the document. */
+int32_t lm_json_guide_tokens_needed(const lm_json_guide *guide);
 /* The document is complete and no byte may follow. */
 int lm_json_guide_closed(const lm_json_guide *guide);
 

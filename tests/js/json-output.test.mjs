@@ -137,6 +137,10 @@ test('a tight max_tokens still gives a complete document', { skip }, async () =>
     const error = await errorOf(lm.complete('Once', { responseFormat: { type: 'json_schema', schema }, maxTokens: 19 }));
     assert.equal(error.code, 'E_OPTION');
     assert.match(error.message, /max_tokens 19 is too small for this schema: it needs at least 20/);
+    // stories260K's context holds 128 tokens: a long prompt leaves too little room.
+    const full = await errorOf(lm.complete('Once upon a time '.repeat(28), { responseFormat: { type: 'json_schema', schema } }));
+    assert.equal(full.code, 'E_CONTEXT_FULL');
+    assert.match(full.message, /the context has room for \d+ more tokens; this schema needs at least 20/);
   } finally {
     await lm.unload();
   }
