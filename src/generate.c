@@ -193,8 +193,8 @@ static lm_status emit(lm_generation *g, int32_t token, lm_piece *piece, int *don
     if (!append_held(g, bytes, (size_t)n)) return lm_fail(err, LM_E_MEMORY, "out of memory");
     const long stop_at = find_stop(g);
     if (stop_at >= 0) return finish(g, 2, (size_t)stop_at, piece, done, err);
-    if (g->n_gen >= g->params.max_tokens) return finish(g, 0, g->held_len, piece, done, err);
     if (g->guide && lm_json_guide_closed(g->guide)) return finish(g, 1, g->held_len, piece, done, err);
+    if (g->n_gen >= g->params.max_tokens) return finish(g, 0, g->held_len, piece, done, err);
     size_t ready = utf8_complete_prefix(g->held, g->held_len);
     const size_t hold = stop_prefix_len(g);
     if (g->held_len - hold < ready) ready = g->held_len - hold;
