@@ -148,7 +148,7 @@ test('a tight max_tokens still gives a complete document', { skip }, async () =>
   }
 });
 
-test('bad response formats are E_OPTION errors naming the problem', { skip }, async () => {
+test('bad response formats are E_OPTION errors naming the problem; chat() is constrained too', { skip }, async () => {
   const { LocalLM } = await loadApi();
   const lm = await LocalLM.load(storiesModel);
   try {
@@ -168,6 +168,12 @@ test('bad response formats are E_OPTION errors naming the problem', { skip }, as
       assert.equal(error.code, 'E_OPTION', `${JSON.stringify(responseFormat).slice(0, 80)}: ${error.message}`);
       assert.match(error.message, message);
     }
+    // chat() takes it too.
+    let reply = '';
+    for await (const piece of lm.chat([{ role: 'user', content: 'Hi' }], { responseFormat: { type: 'json_object' }, maxTokens: 40 })) {
+      reply += piece.text;
+    }
+    assert.equal(typeof JSON.parse(reply), 'object', reply);
     // The model is still usable, and text mode is the default.
     const { text } = await lm.complete('Once', { responseFormat: { type: 'text' }, maxTokens: 4, temperature: 0 });
     assert.ok(text.length > 0);
