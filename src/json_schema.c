@@ -224,13 +224,12 @@ static int32_t compile_object(compiler *c, const cJSON *schema, int depth) {
     const cJSON *required = cJSON_GetObjectItemCaseSensitive(schema, "required");
     if (extra && !cJSON_IsBool(extra)) return fail_keyword(c, "additionalProperties", "must be true or false (schemas are not supported)"), -1;
     if (props && !cJSON_IsObject(props)) return fail_keyword(c, "properties", "must be an object"), -1;
+    if (check_required(c, required, props) != LM_OK) return -1;
     if (!props) {
-        if (required && cJSON_GetArraySize(required) > 0) return fail_keyword(c, "required", "needs \"properties\""), -1;
         if (cJSON_IsFalse(extra)) return literal_node(c, (const char *const[]){"{}"}, 1);
         return c->s->any_object;
     }
     if (cJSON_IsTrue(extra)) return fail_keyword(c, "additionalProperties", "true is not supported with \"properties\""), -1;
-    if (check_required(c, required, props) != LM_OK) return -1;
     int n = cJSON_GetArraySize(props);
     if (n > JS_MAX_CHOICES) return fail_at(c, "an object has more than 64 properties", ""), -1;
     if (c->s->n_props + n > JS_MAX_PROPS) return fail_at(c, "the schema has more than 512 properties", ""), -1;

@@ -248,6 +248,8 @@ static void test_errors(void) {
     expect_error("{\"type\":\"object\",\"properties\":{\"a\":{}},\"required\":[\"b\"]}", LM_E_OPTION,
                  "required property is not in \"properties\": b");
     expect_error("{\"type\":\"object\",\"properties\":{},\"required\":[1]}", LM_E_OPTION, "\"required\" must be an array");
+    expect_error("{\"type\":\"object\",\"required\":\"a\"}", LM_E_OPTION, "\"required\" must be an array");
+    expect_error("{\"type\":\"object\",\"required\":[\"a\"]}", LM_E_OPTION, "required property is not in \"properties\": a");
     expect_error("{\"type\":\"object\",\"properties\":{\"a\":{}},\"additionalProperties\":true}", LM_E_OPTION,
                  "\"additionalProperties\" true is not supported");
     expect_error("{\"type\":\"object\",\"additionalProperties\":{}}", LM_E_OPTION, "must be true or false");
