@@ -104,7 +104,7 @@ static lm_status add_any_nodes(compiler *c) {
         (s->any_array = new_node(c, JS_ARRAY)) < 0 || (s->any_string = new_node(c, JS_STRING)) < 0 ||
         (s->any_number = new_node(c, JS_NUMBER)) < 0 || (s->any_bool = literal_node(c, bools, 2)) < 0 ||
         (s->any_null = literal_node(c, nulls, 1)) < 0)
-        return c->err ? c->err->code : LM_E_OPTION;
+        return LM_E_OPTION; /* cannot happen in a fresh table, kept for safety */
     s->nodes[s->any].min_bytes = 1;
     s->nodes[s->any_object] = (js_node){.kind = JS_FREE_OBJECT, .max = JS_DEFAULT_MAX_KEYS,
                                         .child = s->any, .min_bytes = 2};
