@@ -408,11 +408,36 @@ static int32_t any_kind(const jc_state *st, unsigned char b) {
     return -1;
 }
 
+/* Can a value of this node start with b? */
+static int starts_with(const jc_state *st, const js_node *n, unsigned char b) {
+    switch (n->kind) {
+    case JS_OBJECT: case JS_FREE_OBJECT: return b == '{';
+    case JS_ARRAY: return b == '[';
+    case JS_STRING: return b == '"';
+    case JS_NUMBER: case JS_INTEGER: return b == '-' || is_digit(b);
+    case JS_LITERALS:
+        for (int i = 0; i < n->count; i++)
+            if ((unsigned char)literal_text(st, n, i)[0] == b) return 1;
+        return 0;
+    default: return 0;
+    }
+}
+
+/* The member of a union its first byte starts (the types' first bytes differ). */
+static int32_t union_member(const jc_state *st, const js_node *n, unsigned char b) {
+    for (int i = 0; i < n->count; i++) {
+        const int32_t member = st->schema->members[n->first + i];
+        if (starts_with(st, &st->schema->nodes[member], b)) return member;
+    }
+    return -1;
+}
+
 static step_result step(jc_state *st, jc_frame *f, unsigned char b) {
-    if (node_of(st, f)->kind == JS_ANY) {
-        int32_t kind = any_kind(st, b);
-        if (kind < 0) return R_REJECT;
-        f->node = kind;
+    const js_node *n = node_of(st, f);
+    if (n->kind == JS_ANY || n->kind == JS_UNION) {
+        const int32_t member = n->kind == JS_ANY ? any_kind(st, b) : union_member(st, n, b);
+        if (member < 0) return R_REJECT;
+        f->node = member;
     }
     switch (node_of(st, f)->kind) {
     case JS_OBJECT: return object_step(st, f, b);

@@ -148,23 +148,51 @@ static lm_status bound_keyword(compiler *c, const cJSON *schema, const char *key
     return LM_OK;
 }
 
+/* "type" as a set of bits, in the order of type_names. */
+enum { T_OBJECT = 1, T_ARRAY = 2, T_STRING = 4, T_NUMBER = 8, T_INTEGER = 16, T_BOOLEAN = 32, T_NULL = 64 };
+static const char *const type_names[] = {"object", "array", "string", "number", "integer", "boolean", "null"};
+#define N_TYPES 7
+
+static lm_status add_type(compiler *c, const cJSON *name, unsigned *types) {
+    if (!cJSON_IsString(name)) return fail_keyword(c, "type", "must be a type name or a list of them");
+    for (int i = 0; i < N_TYPES; i++) {
+        if (strcmp(name->valuestring, type_names[i])) continue;
+        if (*types & 1u << i) return fail_at(c, "\"type\" lists a type twice: ", name->valuestring);
+        *types |= 1u << i;
+        return LM_OK;
+    }
+    return fail_at(c, "unknown \"type\": ", name->valuestring);
+}
+
+/* 0 when the schema gives no type. */
+static lm_status parse_types(compiler *c, const cJSON *schema, unsigned *types) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(schema, "type");
+    *types = 0;
+    if (!t) return LM_OK;
+    if (!cJSON_IsArray(t)) return add_type(c, t, types);
+    if (!t->child) return fail_keyword(c, "type", "must not be an empty list");
+    for (const cJSON *name = t->child; name; name = name->next)
+        if (add_type(c, name, types) != LM_OK) return LM_E_OPTION;
+    /* Both start with a digit or '-': which one a number is would be ambiguous. */
+    if ((*types & T_NUMBER) && (*types & T_INTEGER))
+        return fail_keyword(c, "type", "lists both number and integer (number alone accepts integers)");
+    return LM_OK;
+}
+
 /* Keywords that only make sense for some types. */
-static lm_status check_applies(compiler *c, const cJSON *schema, const char *type) {
-    static const struct { const char *key, *type; } owners[] = {
-        {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
-        {"items", "array"}, {"minItems", "array"}, {"maxItems", "array"},
-        {"minLength", "string"}, {"maxLength", "string"},
-        {"minimum", "number"}, {"maximum", "number"},
+static lm_status check_applies(compiler *c, const cJSON *schema, unsigned types) {
+    static const struct { const char *key, *type; unsigned bits; } owners[] = {
+        {"properties", "object", T_OBJECT}, {"required", "object", T_OBJECT},
+        {"additionalProperties", "object", T_OBJECT},
+        {"items", "array", T_ARRAY}, {"minItems", "array", T_ARRAY}, {"maxItems", "array", T_ARRAY},
+        {"minLength", "string", T_STRING}, {"maxLength", "string", T_STRING},
+        {"minimum", "number", T_NUMBER | T_INTEGER}, {"maximum", "number", T_NUMBER | T_INTEGER},
     };
     for (size_t i = 0; i < sizeof owners / sizeof *owners; i++) {
-        if (!cJSON_GetObjectItemCaseSensitive(schema, owners[i].key)) continue;
-        const char *want = owners[i].type;
-        int ok = type && (!strcmp(type, want) || (!strcmp(want, "number") && !strcmp(type, "integer")));
-        if (!ok) {
-            char problem[96];
-            snprintf(problem, sizeof problem, "needs \"type\": \"%s\"", want);
-            return fail_keyword(c, owners[i].key, problem);
-        }
+        if (!cJSON_GetObjectItemCaseSensitive(schema, owners[i].key) || (types & owners[i].bits)) continue;
+        char problem[96];
+        snprintf(problem, sizeof problem, "needs \"type\": \"%s\"", owners[i].type);
+        return fail_keyword(c, owners[i].key, problem);
     }
     return LM_OK;
 }
@@ -313,8 +341,17 @@ static int32_t compile_number(compiler *c, const cJSON *schema, js_kind kind) {
     return id;
 }
 
+/* The type bit of a literal value (0: not a literal). */
+static unsigned literal_type(const cJSON *v) {
+    if (cJSON_IsString(v)) return T_STRING;
+    if (cJSON_IsBool(v)) return T_BOOLEAN;
+    if (cJSON_IsNull(v)) return T_NULL;
+    if (cJSON_IsNumber(v)) return v->valuedouble == floor(v->valuedouble) ? T_INTEGER : T_NUMBER;
+    return 0;
+}
+
 /* enum / const: each value's compact text; the type, when given, must agree. */
-static int32_t compile_literals(compiler *c, const cJSON *schema, const char *type) {
+static int32_t compile_literals(compiler *c, const cJSON *schema, unsigned types) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(schema, "enum");
     const cJSON *one = cJSON_GetObjectItemCaseSensitive(schema, "const");
     const char *key = list ? "enum" : "const";
@@ -326,9 +363,8 @@ static int32_t compile_literals(compiler *c, const cJSON *schema, const char *ty
     char *texts[JS_MAX_CHOICES] = {0};
     int32_t id = -1, i = 0;
     for (const cJSON *v = list ? list->child : one; i < n; v = v->next, i++) {
-        const char *vt = cJSON_IsString(v) ? "string" : cJSON_IsBool(v) ? "boolean" : cJSON_IsNull(v) ? "null"
-                       : cJSON_IsNumber(v) ? (v->valuedouble == floor(v->valuedouble) ? "integer" : "number") : NULL;
-        int agrees = vt && (!type || !strcmp(type, vt) || (!strcmp(type, "number") && !strcmp(vt, "integer")));
+        const unsigned vt = literal_type(v);
+        const int agrees = vt && (!types || (types & vt) || (vt == T_INTEGER && (types & T_NUMBER)));
         if (!agrees) {
             fail_keyword(c, key, vt ? "has a value of another type than \"type\""
                                     : "values must be strings, numbers, booleans or null");
@@ -349,15 +385,35 @@ done:
     return id;
 }
 
-static int32_t compile_typed(compiler *c, const cJSON *schema, const char *type, int depth) {
-    if (!strcmp(type, "object")) return compile_object(c, schema, depth);
-    if (!strcmp(type, "array")) return compile_array(c, schema, depth);
-    if (!strcmp(type, "string")) return compile_string(c, schema);
-    if (!strcmp(type, "number")) return compile_number(c, schema, JS_NUMBER);
-    if (!strcmp(type, "integer")) return compile_number(c, schema, JS_INTEGER);
-    if (!strcmp(type, "boolean")) return c->s->any_bool;
-    if (!strcmp(type, "null")) return c->s->any_null;
-    return fail_at(c, "unknown \"type\": ", type), -1;
+static int32_t compile_typed(compiler *c, const cJSON *schema, unsigned type, int depth) {
+    switch (type) {
+    case T_OBJECT: return compile_object(c, schema, depth);
+    case T_ARRAY: return compile_array(c, schema, depth);
+    case T_STRING: return compile_string(c, schema);
+    case T_NUMBER: return compile_number(c, schema, JS_NUMBER);
+    case T_INTEGER: return compile_number(c, schema, JS_INTEGER);
+    case T_BOOLEAN: return c->s->any_bool;
+    default: return c->s->any_null;
+    }
+}
+
+/* Several types: one member each; their first bytes tell them apart. */
+static int32_t compile_union(compiler *c, const cJSON *schema, unsigned types, int depth) {
+    int32_t members[N_TYPES], n = 0, min_bytes = JS_BYTES_LIMIT;
+    for (int i = 0; i < N_TYPES; i++) {
+        if (!(types & 1u << i)) continue;
+        if ((members[n] = compile_typed(c, schema, 1u << i, depth)) < 0) return -1;
+        if (c->s->nodes[members[n]].min_bytes < min_bytes) min_bytes = c->s->nodes[members[n]].min_bytes;
+        n++;
+    }
+    int32_t id = new_node(c, JS_UNION);
+    if (id < 0) return -1;
+    if (c->s->n_members + n > JS_MAX_NODES) return fail_at(c, "the schema is too big (more than 512 nodes)", ""), -1;
+    c->s->nodes[id] = (js_node){.kind = JS_UNION, .first = c->s->n_members, .count = n, .child = -1,
+                                .min_bytes = min_bytes};
+    memcpy(c->s->members + c->s->n_members, members, (size_t)n * sizeof *members);
+    c->s->n_members += n;
+    return id;
 }
 
 static int32_t compile(compiler *c, const cJSON *schema, int depth) {
@@ -366,19 +422,17 @@ static int32_t compile(compiler *c, const cJSON *schema, int depth) {
         return cJSON_IsTrue(schema) ? c->s->any : (fail_at(c, "the schema false accepts nothing", ""), -1);
     if (!cJSON_IsObject(schema)) return fail_at(c, "a schema must be an object", ""), -1;
     if (check_keywords(c, schema) != LM_OK) return -1;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(schema, "type");
-    if (t && !cJSON_IsString(t))
-        return fail_keyword(c, "type", cJSON_IsArray(t) ? "as an array of types is not supported" : "must be a string"), -1;
-    const char *type = t ? t->valuestring : NULL;
-    if (check_applies(c, schema, type) != LM_OK) return -1;
+    unsigned types;
+    if (parse_types(c, schema, &types) != LM_OK || check_applies(c, schema, types) != LM_OK) return -1;
     if (cJSON_GetObjectItemCaseSensitive(schema, "enum") || cJSON_GetObjectItemCaseSensitive(schema, "const")) {
         /* The listed values are the whole answer: other constraints could contradict them. */
         for (size_t i = 1; i < sizeof supported / sizeof *supported - 2; i++)
             if (cJSON_GetObjectItemCaseSensitive(schema, supported[i]))
                 return fail_keyword(c, supported[i], "cannot be used with \"enum\" or \"const\""), -1;
-        return compile_literals(c, schema, type);
+        return compile_literals(c, schema, types);
     }
-    return type ? compile_typed(c, schema, type, depth) : c->s->any;
+    if (!types) return c->s->any;
+    return (types & (types - 1)) ? compile_union(c, schema, types, depth) : compile_typed(c, schema, types, depth);
 }
 
 /* ---- entry points ------------------------------------------------------------- */
@@ -387,7 +441,7 @@ static lm_status start(compiler *c, js_schema *s, lm_error *err) {
     memset(c, 0, sizeof *c);
     c->s = s;
     c->err = err;
-    s->n_nodes = s->n_props = s->n_literals = s->text_len = 0;
+    s->n_nodes = s->n_props = s->n_literals = s->n_members = s->text_len = 0;
     return add_any_nodes(c);
 }
 

@@ -1,7 +1,7 @@
 /* JSON schemas compiled into a plain tree of nodes for constrained output
  * (json_constrain.h walks it byte by byte).
  *
- * Supported: type object (properties in order, required; additional
+ * Supported: type (one, or a list such as ["string", "null"]), object (properties in order, required; additional
  * properties are refused, and an object without "properties" takes any keys
  * and values), array (items, minItems, maxItems), string (minLength,
  * maxLength in characters), number and integer (minimum, maximum, enforced),
@@ -41,12 +41,13 @@ typedef enum {
     JS_NUMBER,
     JS_INTEGER,
     JS_LITERALS,    /* one of a few fixed texts: enum, const, true/false, null */
+    JS_UNION,       /* "type": [...]: members start with different bytes */
 } js_kind;
 
 typedef struct js_node {
     js_kind kind;
     int32_t min, max;       /* string: characters; array, free object: items */
-    int32_t first, count;   /* object: props[first..]; literals: literals[first..] */
+    int32_t first, count;   /* object: props[first..]; literals: literals[first..]; union: members[first..] */
     int32_t child;          /* array items / free object values: a node index */
     int has_minimum, has_maximum;
     double minimum, maximum; /* numbers */
@@ -65,8 +66,9 @@ typedef struct js_schema {
     js_node nodes[JS_MAX_NODES];
     js_prop props[JS_MAX_PROPS];
     int32_t literals[JS_MAX_LITERALS]; /* offsets in text, NUL-terminated */
+    int32_t members[JS_MAX_NODES];     /* node indices */
     char text[JS_MAX_TEXT];
-    int32_t n_nodes, n_props, n_literals, text_len;
+    int32_t n_nodes, n_props, n_literals, n_members, text_len;
     int32_t root;
     /* Built-in nodes for any-values. */
     int32_t any, any_object, any_array, any_string, any_number, any_bool, any_null;

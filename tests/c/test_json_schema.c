@@ -122,6 +122,21 @@ static void test_literals(void) {
     reject_all((const char *const[]){"null", "tru", NULL});
 }
 
+static void test_unions(void) {
+    expect_schema("{\"type\":[\"string\",\"null\"],\"maxLength\":2}");
+    accept_all((const char *const[]){"null", "\"ab\"", NULL});
+    reject_all((const char *const[]){"\"abc\"", "1", "nul", NULL});
+    expect_schema("{\"type\":[\"object\",\"array\",\"integer\",\"boolean\"],\"properties\":{\"a\":{\"type\":\"null\"}},"
+                  "\"required\":[\"a\"],\"items\":{\"type\":\"integer\"},\"maximum\":5}");
+    accept_all((const char *const[]){"{\"a\":null}", "[1,2]", "5", "-7", "true", "false", NULL});
+    reject_all((const char *const[]){"{}", "[true]", "6", "1.5", "null", "\"x\"", NULL});
+    expect_schema("{\"type\":[\"null\",\"number\"],\"enum\":[null,1.5]}");
+    accept_all((const char *const[]){"null", "1.5", NULL});
+    jc_state st;
+    jc_init(&st, &schema, 0);
+    CHECK(jc_closing_len(&st) == 3, "the shortest member: %d", jc_closing_len(&st));
+}
+
 static void test_json_object(void) {
     expect_schema(NULL);
     accept_all((const char *const[]){"{}", "{\"a\":{\"b\":[1,2.5,\"x\",false]}}", NULL});
@@ -193,10 +208,12 @@ static void test_walks(void) {
         "\"required\":[\"name\",\"tags\",\"n\",\"f\",\"inner\"]}",
         "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":3},\"minItems\":3}",
         "{\"type\":\"number\",\"minimum\":-0.7,\"maximum\":-0.5}",
+        "{\"type\":\"object\",\"properties\":{\"v\":{\"type\":[\"array\",\"null\",\"string\"],\"minItems\":3,\"minLength\":2}},"
+        "\"required\":[\"v\"]}",
         "{}",
         NULL,
     };
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         random_walks(schemas[i], 0, 20);  /* exactly the shortest budget */
         random_walks(schemas[i], 40, 40);
     }
@@ -232,9 +249,14 @@ static void test_errors(void) {
                  LM_E_OPTION, "response_format schema at /properties/tags/items: \"pattern\" is not supported");
     expect_error("{\"$ref\":\"#/x\"}", LM_E_OPTION, "at /: \"$ref\" is not supported");
     expect_error("{\"oneOf\":[]}", LM_E_OPTION, "\"oneOf\" is not supported");
-    expect_error("{\"type\":[\"string\",\"null\"]}", LM_E_OPTION, "array of types is not supported");
+    expect_error("{\"type\":[\"string\",\"string\"]}", LM_E_OPTION, "\"type\" lists a type twice: string");
+    expect_error("{\"type\":[\"number\",\"integer\"]}", LM_E_OPTION, "lists both number and integer");
+    expect_error("{\"type\":[]}", LM_E_OPTION, "\"type\" must not be an empty list");
+    expect_error("{\"type\":[\"string\",1]}", LM_E_OPTION, "\"type\" must be a type name or a list of them");
+    expect_error("{\"type\":[\"string\",\"null\"],\"minItems\":1}", LM_E_OPTION, "\"minItems\" needs \"type\": \"array\"");
+    expect_error("{\"type\":[\"string\",\"null\"],\"enum\":[1]}", LM_E_OPTION, "another type");
     expect_error("{\"type\":\"date\"}", LM_E_OPTION, "unknown \"type\": date");
-    expect_error("{\"type\":3}", LM_E_OPTION, "\"type\" must be a string");
+    expect_error("{\"type\":3}", LM_E_OPTION, "\"type\" must be a type name");
     expect_error("{\"enum\":[]}", LM_E_OPTION, "\"enum\" must be a non-empty array");
     expect_error("{\"enum\":[{\"a\":1}]}", LM_E_OPTION, "values must be strings, numbers, booleans or null");
     expect_error("{\"type\":\"string\",\"enum\":[1]}", LM_E_OPTION, "another type");
@@ -453,6 +475,7 @@ int main(void) {
     test_strings();
     test_numbers();
     test_literals();
+    test_unions();
     test_json_object();
     test_closing_len();
     test_walks();

@@ -21,7 +21,7 @@ const skip = needDist || needShared
 
 // Together: nested objects, arrays (minItems/maxItems), strings (enum,
 // minLength/maxLength), numbers, integers (minimum/maximum), booleans, null,
-// enums of mixed literals, const, required and optional keys.
+// enums of mixed literals, const, required and optional keys, a type list.
 const SCHEMAS = [
   {
     type: 'object',
@@ -30,8 +30,9 @@ const SCHEMAS = [
       age: { type: 'integer', minimum: 0, maximum: 120 },
       happy: { type: 'boolean' },
       pet: { enum: ['cat', 'dog', 'bird'] },
+      nick: { type: ['string', 'null'], maxLength: 6 },
     },
-    required: ['name', 'age'],
+    required: ['name', 'age', 'nick'],
   },
   {
     type: 'object',
@@ -128,21 +129,21 @@ test('a tight max_tokens still gives a complete document', { skip }, async () =>
   try {
     const schema = SCHEMAS[0];
     const validate = new Ajv().compile(schema);
-    // {"name":"x","age":0} is 20 bytes: the fewest tokens that can close it.
-    for (const maxTokens of [20, 21, 25]) {
+    // {"name":"x","age":0,"nick":null} is 32 bytes: the fewest tokens that can close it.
+    for (const maxTokens of [32, 33, 37]) {
       for (const seed of [1, 2, 3]) {
         const { text, stats } = await lm.complete('Once upon a time', { responseFormat: { type: 'json_schema', schema }, maxTokens, seed });
         assert.ok(validate(JSON.parse(text)), `maxTokens ${maxTokens}: ${text}`);
         assert.equal(stats.finishReason, 'eos');
       }
     }
-    const error = await errorOf(lm.complete('Once', { responseFormat: { type: 'json_schema', schema }, maxTokens: 19 }));
+    const error = await errorOf(lm.complete('Once', { responseFormat: { type: 'json_schema', schema }, maxTokens: 31 }));
     assert.equal(error.code, 'E_OPTION');
-    assert.match(error.message, /max_tokens 19 is too small for this schema: it needs at least 20/);
+    assert.match(error.message, /max_tokens 31 is too small for this schema: it needs at least 32/);
     // stories260K's context holds 128 tokens: a long prompt leaves too little room.
     const full = await errorOf(lm.complete('Once upon a time '.repeat(28), { responseFormat: { type: 'json_schema', schema } }));
     assert.equal(full.code, 'E_CONTEXT_FULL');
-    assert.match(full.message, /the context has room for \d+ more tokens; this schema needs at least 20/);
+    assert.match(full.message, /the context has room for \d+ more tokens; this schema needs at least 32/);
   } finally {
     await lm.unload();
   }

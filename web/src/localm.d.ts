@@ -47,7 +47,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** Supported schema keywords: type, properties, required, additionalProperties (false), items,
+/** Supported schema keywords: type (one or a list), properties, required, additionalProperties (false), items,
  * minItems, maxItems, minLength, maxLength, minimum, maximum, enum, const; others are E_OPTION. */
 export type ResponseFormat =
   | { type: 'text' }
