@@ -271,7 +271,8 @@ static void write_options_seeds(void) {
         "{\"response_format\": {\"type\": \"json_schema\", \"schema\": {\"type\": \"object\", \"properties\": {"
         "\"a\": {\"type\": \"array\", \"items\": {\"enum\": [1, \"x\", null]}, \"minItems\": 1, \"maxItems\": 3},"
         " \"n\": {\"type\": \"number\", \"minimum\": -2.5, \"maximum\": 7}, \"s\": {\"type\": \"string\", \"maxLength\": 4},"
-        " \"o\": {\"type\": \"object\"}, \"b\": {\"type\": \"boolean\"}, \"i\": {\"type\": \"integer\", \"minimum\": 10}},"
+        " \"o\": {\"type\": \"object\"}, \"b\": {\"type\": \"boolean\"}, \"i\": {\"type\": \"integer\", \"minimum\": 10},"
+        " \"u\": {\"type\": [\"string\", \"null\", \"array\"], \"minItems\": 2}},"
         " \"required\": [\"a\", \"n\"]}}}",
         "{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", \"schema\": {\"const\": \"k\"}}}}",
     };
