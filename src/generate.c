@@ -9,6 +9,7 @@
 #include "confidence.h"
 #include "context.h"
 #include "error.h"
+#include "json_guide.h"
 
 #define LM_MAX_PIECE 256
 
@@ -16,6 +17,7 @@ struct lm_generation {
     lm_context *ctx;
     lm_generate_params params;
     lm_sampler *sampler;
+    lm_json_guide *guide; /* structured output, or NULL */
     int32_t pending;   /* sampled token not yet evaluated, or -1 */
     int32_t n_gen;
     int done;
@@ -36,6 +38,7 @@ static double now_ms(void) {
 void lm_generation_free(lm_generation *g) {
     if (!g) return;
     lm_sampler_free(g->sampler);
+    lm_json_guide_free(g->guide);
     free(g->held);
     free(g->out);
     free(g);
@@ -86,7 +89,14 @@ lm_status lm_generation_start(lm_context *ctx, const char *prompt, const lm_gene
     g->out = malloc(g->out_cap);
     g->sampler = lm_sampler_new(&params->sampling, lm_n_vocab(ctx->model));
     lm_status s = (g->held && g->out && g->sampler) ? LM_OK : lm_fail(err, LM_E_MEMORY, "out of memory");
+    if (s == LM_OK && params->response_format != LM_FORMAT_TEXT)
+        s = lm_json_guide_new(ctx->model, params, &g->guide, err);
     if (s == LM_OK) s = evaluate_prompt(g, prompt, err);
+    /* This token and one per free position: fewer cannot close the document. */
+    const int32_t room = ctx->n_ctx - ctx->pos + 1;
+    if (s == LM_OK && g->guide && lm_json_guide_tokens_needed(g->guide) > room)
+        s = lm_fail(err, LM_E_CONTEXT_FULL, "the context has room for %d more tokens; this schema needs at least %d",
+                    room, lm_json_guide_tokens_needed(g->guide));
     if (s != LM_OK) {
         lm_generation_free(g);
         return s;
@@ -183,6 +193,7 @@ static lm_status emit(lm_generation *g, int32_t token, lm_piece *piece, int *don
     if (!append_held(g, bytes, (size_t)n)) return lm_fail(err, LM_E_MEMORY, "out of memory");
     const long stop_at = find_stop(g);
     if (stop_at >= 0) return finish(g, 2, (size_t)stop_at, piece, done, err);
+    if (g->guide && lm_json_guide_closed(g->guide)) return finish(g, 1, g->held_len, piece, done, err);
     if (g->n_gen >= g->params.max_tokens) return finish(g, 0, g->held_len, piece, done, err);
     size_t ready = utf8_complete_prefix(g->held, g->held_len);
     const size_t hold = stop_prefix_len(g);
@@ -210,8 +221,20 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
         return s;
     }
     float logprob = 0.0f, entropy = 0.0f;
-    const int32_t token = lm_sampler_sample(g->sampler, lm_logits(g->ctx), &logprob);
-    lm_confidence_step(lm_logits(g->ctx), lm_n_vocab(g->ctx->model), token, NULL, &entropy);
+    int32_t token;
+    if (g->guide) {
+        const int32_t room = g->ctx->n_ctx - g->ctx->pos + 1, left = g->params.max_tokens - g->n_gen;
+        s = lm_json_guide_sample(g->guide, g->sampler, lm_logits(g->ctx), left < room ? left : room, &token, err);
+        if (s != LM_OK) {
+            g->stats.gen_ms += now_ms() - t0;
+            return s;
+        }
+        lm_json_guide_accept(g->guide, token);
+    } else {
+        token = lm_sampler_sample(g->sampler, lm_logits(g->ctx), &logprob);
+    }
+    /* Under the model's unmodified distribution, also when a mask chose. */
+    lm_confidence_step(lm_logits(g->ctx), lm_n_vocab(g->ctx->model), token, g->guide ? &logprob : NULL, &entropy);
     lm_confidence_add(&g->confidence, logprob);
     lm_sampler_accept(g->sampler, token);
     g->n_gen++;

@@ -155,6 +155,15 @@ void lm_sampler_accept(lm_sampler *sampler, int32_t token);
 /* ---- generation ------------------------------------------------------- */
 
 #define LM_MAX_STOP 8
+#define LM_MAX_SCHEMA 16384
+
+/* Structured output: sampling is constrained so the text is compact JSON
+ * (an object, or a value matching a JSON schema; see README). */
+typedef enum {
+    LM_FORMAT_TEXT,
+    LM_FORMAT_JSON_OBJECT,
+    LM_FORMAT_JSON_SCHEMA,
+} lm_response_format;
 
 typedef struct lm_generate_params {
     lm_sampling_params sampling;
@@ -163,6 +172,8 @@ typedef struct lm_generate_params {
     int ignore_eos;
     int n_stop;
     char stop[LM_MAX_STOP][64];   /* generation ends before any of these */
+    int response_format;          /* lm_response_format */
+    char response_schema[LM_MAX_SCHEMA]; /* LM_FORMAT_JSON_SCHEMA: the schema as JSON text */
 } lm_generate_params;
 
 lm_generate_params lm_generate_params_default(void);

@@ -19,7 +19,7 @@ lm_generate_params lm_generate_params_default(void) {
     return p;
 }
 
-typedef enum { OPT_INT32, OPT_FLOAT, OPT_SEED, OPT_BOOL, OPT_STOP } option_kind;
+typedef enum { OPT_INT32, OPT_FLOAT, OPT_SEED, OPT_BOOL, OPT_STOP, OPT_FORMAT } option_kind;
 
 typedef struct {
     const char *key;
@@ -49,6 +49,8 @@ static const option_spec option_specs[] = {
     {"stop", OPT_STOP, FIELD(stop), 0, 0, 0, "a string or an array of at most 8 strings of 1 to 63 bytes"},
     {"ignore_eos", OPT_BOOL, FIELD(ignore_eos), 0, 0, 0, "true or false"},
     {"add_bos", OPT_BOOL, FIELD(add_bos), 0, 0, 0, "true or false"},
+    {"response_format", OPT_FORMAT, FIELD(response_format), 0, 0, 0,
+     "{\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"schema\": {...}}"},
 };
 
 #define N_OPTIONS ((int)(sizeof option_specs / sizeof option_specs[0]))
@@ -115,6 +117,49 @@ static lm_status parse_stop(const option_spec *o, const cJSON *item, lm_generate
     return LM_OK;
 }
 
+/* The schema of {"type": "json_schema", "json_schema": {"schema": ...}}
+ * (OpenAI's shape) or {"type": "json_schema", "schema": ...}, stored as
+ * compact text; lm_generation_start compiles it. */
+static lm_status parse_schema(const cJSON *format, lm_generate_params *p, lm_error *err) {
+    const cJSON *wrapper = cJSON_GetObjectItemCaseSensitive(format, "json_schema");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(wrapper ? wrapper : format, "schema");
+    if (wrapper && !cJSON_IsObject(wrapper))
+        return lm_fail(err, LM_E_OPTION, "option \"response_format\": \"json_schema\" must be an object");
+    if (!cJSON_IsObject(schema))
+        return lm_fail(err, LM_E_OPTION, "option \"response_format\": json_schema needs a \"schema\" object");
+    char *text = cJSON_PrintUnformatted(schema);
+    if (!text) return lm_fail(err, LM_E_MEMORY, "out of memory printing the response_format schema");
+    size_t len = strlen(text);
+    lm_status st = LM_OK;
+    if (len >= sizeof p->response_schema)
+        st = lm_fail(err, LM_E_OPTION, "option \"response_format\": the schema is %zu bytes, at most %zu are supported",
+                     len, sizeof p->response_schema - 1);
+    else
+        memcpy(p->response_schema, text, len + 1);
+    cJSON_free(text);
+    return st;
+}
+
+static lm_status parse_format(const option_spec *o, const cJSON *item, lm_generate_params *p, lm_error *err) {
+    static const char *const keys[] = {"type", "json_schema", "schema"};
+    static const char *const types[] = {"text", "json_object", "json_schema"};
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+    if (!cJSON_IsObject(item) || !cJSON_IsString(type)) return expected_got_type(o, item, err);
+    for (const cJSON *k = item->child; k; k = k->next) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) known |= !strcmp(k->string, keys[i]);
+        if (!known) return lm_fail(err, LM_E_OPTION, "option \"%s\": unknown key \"%.64s\"", o->key, k->string);
+    }
+    for (int i = 0; i < (int)(sizeof types / sizeof *types); i++) {
+        if (strcmp(type->valuestring, types[i])) continue;
+        p->response_format = i;
+        p->response_schema[0] = 0;
+        return i == LM_FORMAT_JSON_SCHEMA ? parse_schema(item, p, err) : LM_OK;
+    }
+    return lm_fail(err, LM_E_OPTION, "option \"%s\": unknown type \"%.64s\" (known: text, json_object, json_schema)",
+                   o->key, type->valuestring);
+}
+
 static lm_status parse_option(const option_spec *o, const cJSON *item, lm_generate_params *p,
                               lm_error *err) {
     void *field = (char *)p + o->offset;
@@ -125,6 +170,8 @@ static lm_status parse_option(const option_spec *o, const cJSON *item, lm_genera
         return LM_OK;
     case OPT_STOP:
         return parse_stop(o, item, p, err);
+    case OPT_FORMAT:
+        return parse_format(o, item, p, err);
     default:
         return parse_number(o, item, field, err);
     }

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "run -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
                      "      [--repeat-penalty R] [--seed S] [--config JSON] [--no-bos] [--chat] [-c CTX] [-t THREADS]\n"
+                     "      [--response-format JSON] [--json-schema FILE]\n"
                      "      [--dump-logits FILE]"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--special] TEXT"},
     {"embed", cmd_embed, "embed -m MODEL [-t THREADS] [-c CTX] TEXT"},

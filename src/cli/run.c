@@ -30,6 +30,34 @@ static int parse_sampling_flag(run_args *a, const char *flag, const char *value)
     return 0;
 }
 
+/* --response-format JSON (a response_format value) and --json-schema FILE
+ * go through the options parser like --config. */
+static int set_response_format(run_args *a, const char *format_json) {
+    lm_error err;
+    size_t len = strlen(format_json) + 32;
+    char *options = malloc(len);
+    if (!options) return cli_error("out of memory"), 0;
+    snprintf(options, len, "{\"response_format\":%s}", format_json);
+    lm_status s = lm_generate_params_from_json(options, &a->gen, &err);
+    free(options);
+    return s == LM_OK || (cli_fail(&err), 0);
+}
+
+static int set_json_schema(run_args *a, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_error("cannot read '%s'", path), 0;
+    static char schema[LM_MAX_SCHEMA + 64];
+    const char *prefix = "{\"type\":\"json_schema\",\"schema\":";
+    size_t at = strlen(prefix);
+    memcpy(schema, prefix, at);
+    at += fread(schema + at, 1, sizeof schema - at - 2, f);
+    const int too_long = !feof(f);
+    fclose(f);
+    if (too_long) return cli_error("'%s' is longer than a schema may be (%d bytes)", path, LM_MAX_SCHEMA), 0;
+    memcpy(schema + at, "}", 2);
+    return set_response_format(a, schema);
+}
+
 static int parse_args(int argc, char **argv, run_args *a) {
     lm_error err;
     for (int i = 1; i < argc; i++) {
@@ -44,6 +72,10 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (!cli_parse_int(flag, value, 0, 1 << 20, &a->n_ctx)) return 0;
         } else if (!strcmp(flag, "-t")) {
             if (!cli_parse_int(flag, value, 1, 64, &a->n_threads)) return 0;
+        } else if (!strcmp(flag, "--response-format")) {
+            if (!set_response_format(a, value)) return 0;
+        } else if (!strcmp(flag, "--json-schema")) {
+            if (!set_json_schema(a, value)) return 0;
         } else if (!strcmp(flag, "--config")) {
             if (lm_generate_params_from_json(value, &a->gen, &err) != LM_OK) return cli_fail(&err), 0;
         } else if (!parse_sampling_flag(a, flag, value)) return 0;

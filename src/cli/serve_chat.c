@@ -84,10 +84,11 @@ typedef struct chat_request {
 } chat_request;
 
 /* Request fields handed to lm_generate_params_from_json as they are (top_k,
- * min_p, repeat_penalty and ignore_eos are extensions). */
+ * min_p, repeat_penalty and ignore_eos are extensions; response_format takes
+ * OpenAI's json_object and json_schema shapes). */
 static const char *const sampling_fields[] = {
     "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
-    "frequency_penalty", "presence_penalty", "repeat_penalty", "ignore_eos",
+    "frequency_penalty", "presence_penalty", "repeat_penalty", "ignore_eos", "response_format",
 };
 
 static int is_sampling_field(const char *key) {

@@ -82,6 +82,37 @@ test('generation that fills the context stops there and keeps its text', { skip:
   assert.match(r.stderr, /context of 128 tokens is full/);
 });
 
+test('run --json-schema and --response-format constrain the output to JSON', { skip: noShared || noCli }, async () => {
+  const { default: Ajv } = await import('ajv');
+  const dir = mkdtempSync(join(tmpdir(), 'localm-json-'));
+  const schema = {
+    type: 'object',
+    properties: {
+      who: { type: 'string', maxLength: 10 },
+      n: { type: 'integer', minimum: 1, maximum: 9 },
+      tags: { type: 'array', items: { enum: ['a', 'b'] }, minItems: 1, maxItems: 2 },
+    },
+    required: ['who', 'n', 'tags'],
+  };
+  const file = join(dir, 'schema.json');
+  writeFileSync(file, JSON.stringify(schema));
+  const validate = new Ajv().compile(schema);
+  for (const seed of ['1', '2', '3']) {
+    const r = localm('run', '-m', stories, '-p', 'Once upon a time', '-n', '100', '--seed', seed, '--json-schema', file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(validate(JSON.parse(r.stdout)), r.stdout);
+    const o = localm('run', '-m', stories, '-p', 'Once', '-n', '60', '--seed', seed, '--response-format', '{"type":"json_object"}');
+    assert.equal(o.status, 0, o.stderr);
+    assert.equal(typeof JSON.parse(o.stdout), 'object', o.stdout);
+  }
+  writeFileSync(file, '{"type":"string","format":"date"}');
+  const bad = localm('run', '-m', stories, '-p', 'Once', '--json-schema', file);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /"format" is not supported.*E_OPTION/);
+  const missing = localm('run', '-m', stories, '-p', 'Once', '--json-schema', join(dir, 'none.json'));
+  assert.match(missing.stderr, /cannot read/);
+});
+
 test('info prints the metadata as JSON', { skip: noShared || noCli }, () => {
   const r = localm('info', '-m', stories);
   assert.equal(r.status, 0, r.stderr);

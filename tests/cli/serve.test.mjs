@@ -175,6 +175,27 @@ test('bad requests get OpenAI-style errors', { skip }, async () => {
   assert.equal(JSON.parse(big.text).error.code, 'request_too_large');
 });
 
+test('response_format constrains the answer to the schema (OpenAI shape)', { skip }, async () => {
+  const schema = {
+    type: 'object',
+    properties: { mood: { enum: ['happy', 'sad'] }, count: { type: 'integer' } },
+    required: ['mood', 'count'],
+    additionalProperties: false,
+  };
+  for (const seed of [1, 2]) {
+    const res = await chat({ messages: hello, max_tokens: 60, seed,
+      response_format: { type: 'json_schema', json_schema: { name: 'm', strict: true, schema } } });
+    assert.equal(res.status, 200, res.text);
+    const answer = JSON.parse(JSON.parse(res.text).choices[0].message.content);
+    assert.ok(['happy', 'sad'].includes(answer.mood) && Number.isInteger(answer.count), JSON.stringify(answer));
+    assert.deepEqual(Object.keys(answer), ['mood', 'count']);
+  }
+  const bad = await chat({ messages: hello, response_format: { type: 'json_schema', json_schema: { schema: { oneOf: [] } } } });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal(JSON.parse(bad.text).error.code, 'E_OPTION');
+  assert.match(JSON.parse(bad.text).error.message, /"oneOf" is not supported/);
+});
+
 test('unknown paths are 404, wrong methods 405', { skip }, async () => {
   const missing = await fetch(`${base}/v1/completions`, { method: 'POST', body: '{}' });
   assert.equal(missing.status, 404);

@@ -1,5 +1,6 @@
 /* libFuzzer target: the JSON the JS layer passes through. The first byte
- * picks generation options (even) or chat messages in one of the template
+ * picks generation options (even; a response_format schema is compiled and
+ * closed) or chat messages in one of the template
  * styles (odd); the rest, NUL-terminated, is the JSON. The same text is also
  * run through chat-template detection, which reads the model's Jinja text. */
 #include <stdint.h>
@@ -7,6 +8,35 @@
 #include <string.h>
 
 #include "chat.h"
+#include "json_constrain.h"
+
+static js_schema schema;
+
+/* A schema that compiles must always be closable: from the start, some
+ * byte keeps the document within its shortest length, until it completes. */
+static void fuzz_schema(const char *text) {
+    lm_error err = {0};
+    if (js_compile_schema(&schema, text, &err) != LM_OK) {
+        if (err.code != LM_E_OPTION || err.message[0] == 0) __builtin_trap();
+        return;
+    }
+    jc_state st, next;
+    jc_init(&st, &schema, 0);
+    const int32_t budget = jc_closing_len(&st);
+    if (budget > 4096) return;
+    for (int32_t used = 0; !jc_complete(&st); used++) {
+        int moved = 0;
+        for (int b = 0; b < 256 && !moved; b++) {
+            const char byte = (char)b;
+            jc_copy(&next, &st);
+            if (jc_advance(&next, &byte, 1) && jc_closing_len(&next) <= budget - used - 1) {
+                st = next;
+                moved = 1;
+            }
+        }
+        if (!moved) __builtin_trap();
+    }
+}
 
 static void fuzz_generate_options(const char *json) {
     lm_generate_params before = lm_generate_params_default(), p = before;
@@ -21,6 +51,7 @@ static void fuzz_generate_options(const char *json) {
         __builtin_trap();
     for (int i = 0; i < p.n_stop; i++)
         if (memchr(p.stop[i], 0, sizeof p.stop[i]) == NULL || p.stop[i][0] == 0) __builtin_trap();
+    if (p.response_format == LM_FORMAT_JSON_SCHEMA) fuzz_schema(p.response_schema);
 }
 
 static void fuzz_chat(unsigned style, const char *json) {

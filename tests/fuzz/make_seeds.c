@@ -268,6 +268,13 @@ static void write_options_seeds(void) {
         " \"ignore_eos\": true, \"add_bos\": false}",
         "{\"stop\": \"</s>\", \"seed\": 9007199254740991, \"temperature\": null}",
         "{\"max_tokens\": -1, \"top_p\": 1e400, \"unknown\": 1}",
+        "{\"response_format\": {\"type\": \"json_schema\", \"schema\": {\"type\": \"object\", \"properties\": {"
+        "\"a\": {\"type\": \"array\", \"items\": {\"enum\": [1, \"x\", null]}, \"minItems\": 1, \"maxItems\": 3},"
+        " \"n\": {\"type\": \"number\", \"minimum\": -2.5, \"maximum\": 7}, \"s\": {\"type\": \"string\", \"maxLength\": 4},"
+        " \"o\": {\"type\": \"object\"}, \"b\": {\"type\": \"boolean\"}, \"i\": {\"type\": \"integer\", \"minimum\": 10},"
+        " \"u\": {\"type\": [\"string\", \"null\", \"array\"], \"minItems\": 2}},"
+        " \"required\": [\"a\", \"n\"]}}}",
+        "{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", \"schema\": {\"const\": \"k\"}}}}",
     };
     static const char *const chats[] = {
         "[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"},"

@@ -50,6 +50,14 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
+/** Supported schema keywords: type (one or a list), properties, required, additionalProperties (false), items,
+ * minItems, maxItems, minLength, maxLength, minimum, maximum, enum, const; others are E_OPTION. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; schema: object }
+  | { type: 'json_schema'; json_schema: { name?: string; description?: string; strict?: boolean; schema: object } };
+
 export interface GenerateOptions {
   maxTokens?: number;
   /** <= 0: greedy. */
@@ -67,6 +75,9 @@ export interface GenerateOptions {
   ignoreEos?: boolean;
   /** Default: the model's own setting. */
   addBos?: boolean;
+  /** Constrains sampling so the text is compact JSON: any object, or a value matching a schema
+   * (OpenAI's { type: 'json_schema', json_schema: { name, schema } } is accepted too). */
+  responseFormat?: ResponseFormat;
   /** Stops the generation within one token; the model stays usable. */
   signal?: AbortSignal;
 }

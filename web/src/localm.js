@@ -27,6 +27,7 @@ const GENERATE_KEYS = {
   stop: 'stop',
   ignoreEos: 'ignore_eos',
   addBos: 'add_bos',
+  responseFormat: 'response_format',
 };
 const LOAD_OPTIONS = new Set(['contextSize', 'threads', 'cache', 'onProgress', 'signal', 'memoryBudget', 'sha256']);
 const INT32_MAX = 2 ** 31 - 1;
@@ -88,7 +89,14 @@ function generateOptionsJson(options) {
     if (key === 'signal' || value === undefined) continue;
     const name = Object.hasOwn(GENERATE_KEYS, key) ? GENERATE_KEYS[key] : null;
     if (!name) throw lmError('E_OPTION', `unknown generation option "${key}"`);
-    if (!isJsonValue(value)) throw lmError('E_OPTION', `${key} must be a finite number, a string or a boolean`);
+    if (key === 'responseFormat') {
+      // { type: 'json_object' } or { type: 'json_schema', schema }: the core checks the rest.
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw lmError('E_OPTION', 'responseFormat must be an object such as { type: \'json_object\' }');
+      }
+    } else if (!isJsonValue(value)) {
+      throw lmError('E_OPTION', `${key} must be a finite number, a string or a boolean`);
+    }
     json[name] = value;
   }
   return JSON.stringify(json);
