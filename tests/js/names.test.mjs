@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { NAMES_SCHEMA, findNamesWithModel, nameSpans } from '../../web/src/names.js';
+import { loadApi, needDist, needShared, storiesModel } from './helpers.mjs';
 
 // A stand-in for LocalLM.chat that streams a fixed answer and records the call.
 function scripted(answer) {
@@ -46,3 +47,18 @@ test('a failing or rambling model finds nothing; text without capitals is not ev
   await assert.rejects(findNamesWithModel(scripted(Object.assign(new Error('stop'), { code: 'E_ABORTED' })), 'Ask Okonkwo.'),
     { code: 'E_ABORTED' });
 });
+
+test('with a real model (stories260K in wasm) the answer is constrained JSON and only quoted names come back',
+  { skip: needShared || needDist }, async () => {
+    const { LocalLM } = await loadApi();
+    const lm = await LocalLM.load(storiesModel);
+    try {
+      const text = 'Lily and Ben went to the park with Tom.';
+      const spans = await findNamesWithModel(lm, text);
+      assert.equal(lm.stats().finishReason, 'eos', 'the JSON document closed');
+      for (const { start, end } of spans) assert.match(text.slice(start, end), /^\p{Lu}/u);
+      console.log(`stories260K names: ${JSON.stringify(spans.map((s) => text.slice(s.start, s.end)))}`);
+    } finally {
+      await lm.unload();
+    }
+  });

@@ -16,8 +16,8 @@ export const NAMES_SCHEMA = {
   required: ['names'],
 };
 
-const INSTRUCTION = 'List the names of the people mentioned in the text, each exactly as written. ' +
-  'Answer only with JSON: {"names": [...]}, and {"names": []} when there are none.';
+// Short: small models have small contexts, and the schema already fixes the form.
+const INSTRUCTION = 'List the people named in the text, as written.';
 
 // Each word of a name starts with a capital letter (Unicode-aware); 1 to 4 words.
 const NAME_RE = /^\p{Lu}[\p{L}'’.-]*(?: \p{Lu}[\p{L}'’.-]*){0,3}$/u;
