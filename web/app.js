@@ -41,6 +41,13 @@ const ui = {
   cloudKey: $('cloud-key'),
   minConfidence: $('min-confidence'),
   remember: $('edge-remember'),
+  usageEndpoint: $('usage-endpoint'),
+  usageConsent: $('usage-consent'),
+  usageView: $('usage-view'),
+  usageSend: $('usage-send'),
+  usageErase: $('usage-erase'),
+  usageStatus: $('usage-status'),
+  usageEvents: $('usage-events'),
   edgePreview: $('edge-preview'),
   edgePreviewWhy: $('edge-preview-why'),
   edgePreviewBody: $('edge-preview-body'),
@@ -52,6 +59,8 @@ const state = {
   LocalLM: null,      // the module's class, once imported
   EdgeRouter: null,
   SemanticCache: null,
+  Telemetry: null,
+  telemetry: null,    // usage statistics, kept in localStorage
   answers: null,      // SemanticCache of cloud answers for the loaded model
   cache: null,        // LocalLM.cache
   lm: null,           // the loaded model
@@ -115,6 +124,7 @@ async function importModule() {
     state.LocalLM = module.LocalLM;
     state.EdgeRouter = module.EdgeRouter;
     state.SemanticCache = module.SemanticCache;
+    state.Telemetry = module.Telemetry;
     state.cache = module.LocalLM.cache;
   } catch (error) {
     showBanner(`The LocalLM module could not be loaded (${error.message}).\nBuild it with ./build.sh wasm (npm start does).`);
@@ -344,6 +354,7 @@ async function send(event) {
   let route = null;
   const started = performance.now();
   let lastStats = 0;
+  let failure = null;
   try {
     let stream;
     if (mode === 'chat') {
@@ -372,6 +383,7 @@ async function send(event) {
     }
     reply.dataset.state = 'done';
   } catch (error) {
+    failure = error;
     // A context that fills up after some output ends the reply like a stop.
     const soft = error.code === 'E_ABORTED' || (error.code === 'E_CONTEXT_FULL' && output);
     reply.dataset.state = error.code === 'E_ABORTED' ? 'stopped' : soft ? 'full' : 'error';
@@ -382,7 +394,9 @@ async function send(event) {
     updateComposer();
     // After a cloud answer the model's statistics are those of the local attempt.
     const final = reply.dataset.state === 'done' && route?.route !== 'cloud';
-    if (state.lm) showStats(tokens, started, final ? state.lm.stats() : null);
+    const stats = final && state.lm ? state.lm.stats() : null;
+    if (state.lm) showStats(tokens, started, stats);
+    recordUsage({ mode, reply, route, stats, tokens, started, errorCode: failure?.code });
   }
 }
 
@@ -486,6 +500,75 @@ function showRoute(reply, result) {
   badge.dataset.reason = result.reason;
   badge.textContent = parts.join(' · ');
   reply.after(badge);
+}
+
+// ---- usage statistics -----------------------------------------------------------
+
+const USAGE_SETTINGS = 'localm.usage'; // localStorage: { endpoint, consent }
+
+// The recorder for the settings as they are now; the events themselves stay in
+// localStorage across changes.
+function setUpUsage() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(USAGE_SETTINGS)) ?? {};
+  } catch { /* none yet */ }
+  ui.usageEndpoint.value = typeof saved.endpoint === 'string' ? saved.endpoint : '';
+  ui.usageConsent.checked = saved.consent === true;
+  applyUsageSettings();
+}
+
+function applyUsageSettings() {
+  const endpoint = ui.usageEndpoint.value.trim();
+  const valid = /^https?:\/\//.test(endpoint);
+  localStorage.setItem(USAGE_SETTINGS, JSON.stringify({ endpoint, consent: ui.usageConsent.checked }));
+  state.telemetry = new state.Telemetry({ storage: localStorage, consent: ui.usageConsent.checked,
+    ...(valid && { endpoint }) });
+  ui.usageStatus.textContent = endpoint && !valid ? 'The endpoint must be an http(s) URL.' : '\u00a0';
+}
+
+// One event per answer: numbers and short identifiers only (Telemetry drops
+// anything else), sent at once when the user agreed.
+function recordUsage({ mode, reply, route, stats, tokens, started, errorCode }) {
+  if (!state.telemetry) return;
+  const seconds = (performance.now() - started) / 1000;
+  state.telemetry.record({
+    name: mode,
+    route: route?.reason === 'cache_hit' ? 'cache' : route?.route ?? 'local',
+    reason: route?.reason ?? reply.dataset.state,
+    errorCode,
+    model: state.modelName,
+    latencyMs: Math.round(seconds * 1000),
+    tokensPerSecond: stats ? stats.decodeTokPerSec : seconds > 0 ? tokens / seconds : 0,
+    promptTokens: stats?.promptTokens,
+    outputTokens: tokens,
+    meanLogprob: stats?.confidence.meanLogprob,
+    memoryBytes: state.lm?.stats().wasmMemoryBytes,
+    contextSize: state.lm?.contextSize,
+    threads: state.lm?.threads,
+  });
+  if (state.telemetry.consent) sendUsage();
+  if (!ui.usageEvents.hidden) viewUsage();
+}
+
+function viewUsage() {
+  const events = state.telemetry?.view() ?? [];
+  ui.usageEvents.textContent = events.length ? JSON.stringify(events, null, 2) : '(nothing recorded)';
+  ui.usageEvents.hidden = false;
+}
+
+async function sendUsage() {
+  const outcome = await state.telemetry.flush();
+  const why = { 'no-consent': 'not sent: tick the box first', 'no-endpoint': 'not sent: no endpoint',
+    empty: 'nothing to send', network: `not sent: ${outcome.error}`, http: `not sent: HTTP ${outcome.status}` };
+  ui.usageStatus.textContent = outcome.sent ? `Sent ${outcome.sent} event${outcome.sent === 1 ? '' : 's'}.` : why[outcome.reason];
+  if (!ui.usageEvents.hidden) viewUsage();
+}
+
+function eraseUsage() {
+  state.telemetry?.erase();
+  ui.usageStatus.textContent = 'Erased.';
+  if (!ui.usageEvents.hidden) viewUsage();
 }
 
 // ---- cached models and storage ------------------------------------------------
@@ -603,6 +686,10 @@ function wire() {
   ui.mode.addEventListener('change', resetChat);
   ui.persist.addEventListener('click', persistStorage);
   ui.clearCache.addEventListener('click', clearCache);
+  for (const input of [ui.usageEndpoint, ui.usageConsent]) input.addEventListener('input', applyUsageSettings);
+  ui.usageView.addEventListener('click', viewUsage);
+  ui.usageSend.addEventListener('click', sendUsage);
+  ui.usageErase.addEventListener('click', eraseUsage);
   for (const input of [ui.edgeFirst, ui.cloudUrl, ui.cloudModel, ui.cloudKey, ui.minConfidence, ui.remember]) {
     input.addEventListener('input', saveEdgeSettings);
   }
@@ -622,6 +709,7 @@ async function main() {
   resetChat();
   registerServiceWorker();
   await Promise.all([importModule(), loadCatalog()]);
+  if (state.Telemetry) setUpUsage();
   setLoading(false);
   await refreshCache();
   await preselectRecentModel();
