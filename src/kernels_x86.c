@@ -34,7 +34,7 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { MAX_ROWS = 8, MAX_TOKENS = 4 }; /* largest tile */
+enum { MAX_ROWS = 8, MAX_TOKENS = 8 }; /* largest tile */
 
 static int is_float_type(lm_type t) {
     return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
@@ -379,66 +379,67 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
  * results y[t * ys + r]. n is the row length in elements. */
 typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
 
-/* For one token, 8 rows share each activation load; prompts go in tiles of
- * 4 tokens, by 2 rows (the accumulators fill the 16 registers). */
-enum { GEMM_TOKENS = MAX_TOKENS };
-
+/* Tile shapes (measured with localm bench): for one token, 8 rows share
+ * each activation load (4 for K-quants and floats, whose tiles hold more);
+ * prompts go in tiles of 2 rows x 4 tokens, or 1 row x 8 tokens where the
+ * decoding costs more than the dots (Q5's fifth bits, K-quants): their
+ * accumulators fill the 16 registers. */
 typedef struct {
-    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* gemv_rows x 1, 1 x 1, gemm_rows x 4, 1 x 4 */
-    int gemv_rows, gemm_rows;
+    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* gemv_rows x 1, 1 x 1, gemm_rows x gemm_tokens, 1 x gemm_tokens */
+    int gemv_rows, gemm_rows, gemm_tokens;
 } tiles;
 
-#define TILES32(name, blk, offset, has_min, is_signed)                                                        \
+#define TILES32(name, blk, offset, has_min, is_signed, gemm_rows, gemm_tokens)                              \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,        \
-                            size_t xrb, float *y, int64_t ys) {                                              \
-        tile32(decode_##name, sizeof(blk), offset, has_min, is_signed, R, T, n / LM_QK, w, wrb,              \
-               (const lm_act_q8_32 *)x, (int64_t)(xrb / sizeof(lm_act_q8_32)), y, ys);                        \
-    }                                                                                                        \
-    TILE_VARIANTS(name, 8, 2)
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile32(decode_##name, sizeof(blk), offset, has_min, is_signed, R, T, n / LM_QK, w, wrb,             \
+               (const lm_act_q8_32 *)x, (int64_t)(xrb / sizeof(lm_act_q8_32)), y, ys);                      \
+    }                                                                                                       \
+    TILE_VARIANTS(name, 8, gemm_rows, gemm_tokens)
 
-#define TILESK(name, blk)                                                                                    \
+#define TILESK(name, blk)                                                                                   \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,        \
-                            size_t xrb, float *y, int64_t ys) {                                              \
+                            size_t xrb, float *y, int64_t ys) {                                             \
         tile256(scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb, (const lm_act_q8_256 *)x, \
-                (int64_t)(xrb / sizeof(lm_act_q8_256)), y, ys);                                               \
-    }                                                                                                        \
-    TILE_VARIANTS(name, 4, 2)
+                (int64_t)(xrb / sizeof(lm_act_q8_256)), y, ys);                                             \
+    }                                                                                                       \
+    TILE_VARIANTS(name, 4, 1, 8)
 
 /* One row at a time: the decoder is scalar, wider tiles gain nothing. */
-#define TILESL(name, blk, type)                                                                              \
+#define TILESL(name, blk, type)                                                                             \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,        \
-                            size_t xrb, float *y, int64_t ys) {                                              \
-        tile_levels(type, sizeof(blk), T, n / LM_QK_K, w, (const lm_act_q8_256 *)x,                          \
-                    (int64_t)(xrb / sizeof(lm_act_q8_256)), y, ys);                                           \
-    }                                                                                                        \
-    TILE_VARIANTS(name, 1, 1)
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile_levels(type, sizeof(blk), T, n / LM_QK_K, w, (const lm_act_q8_256 *)x,                         \
+                    (int64_t)(xrb / sizeof(lm_act_q8_256)), y, ys);                                         \
+    }                                                                                                       \
+    TILE_VARIANTS(name, 1, 1, 4)
 
-#define TILESF(name, type)                                                                                   \
+#define TILESF(name, type)                                                                                  \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,        \
-                            size_t xrb, float *y, int64_t ys) {                                              \
-        tile_float(type, R, T, n, w, wrb, (const float *)x, (int64_t)(xrb / sizeof(float)), y, ys);          \
-    }                                                                                                        \
-    TILE_VARIANTS(name, 4, 2)
+                            size_t xrb, float *y, int64_t ys) {                                             \
+        tile_float(type, R, T, n, w, wrb, (const float *)x, (int64_t)(xrb / sizeof(float)), y, ys);         \
+    }                                                                                                       \
+    TILE_VARIANTS(name, 4, 2, 4)
 
 /* Each variant inlines the generic tile with constant R and T, so the loops
  * over rows and tokens unroll and the accumulators live in registers. */
-#define TILE_VARIANT(name, suffix, R, T)                                                                     \
-    static void name##_##suffix(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb,     \
-                                float *y, int64_t ys) {                                                      \
-        name##_tile(R, T, n, w, wrb, x, xrb, y, ys);                                                         \
+#define TILE_VARIANT(name, suffix, R, T)                                                                    \
+    static void name##_##suffix(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb,      \
+                                float *y, int64_t ys) {                                                     \
+        name##_tile(R, T, n, w, wrb, x, xrb, y, ys);                                                        \
     }
-#define TILE_VARIANTS(name, gemv_rows, gemm_rows)                                                            \
-    TILE_VARIANT(name, gemv, gemv_rows, 1)                                                                   \
-    TILE_VARIANT(name, gemv1, 1, 1)                                                                          \
-    TILE_VARIANT(name, gemm, gemm_rows, GEMM_TOKENS)                                                         \
-    TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)                                                                \
-    enum { name##_gemv_rows = gemv_rows, name##_gemm_rows = gemm_rows };
+#define TILE_VARIANTS(name, gemv_rows, gemm_rows, gemm_tokens)                                              \
+    TILE_VARIANT(name, gemv, gemv_rows, 1)                                                                  \
+    TILE_VARIANT(name, gemv1, 1, 1)                                                                         \
+    TILE_VARIANT(name, gemm, gemm_rows, gemm_tokens)                                                        \
+    TILE_VARIANT(name, gemm1, 1, gemm_tokens)                                                               \
+    enum { name##_gemv_rows = gemv_rows, name##_gemm_rows = gemm_rows, name##_gemm_tokens = gemm_tokens };
 
-TILES32(q4_0, lm_block_q4_0, 8, 0, 0)
-TILES32(q4_1, lm_block_q4_1, 0, 1, 0)
-TILES32(q5_0, lm_block_q5_0, 16, 0, 0)
-TILES32(q5_1, lm_block_q5_1, 0, 1, 0)
-TILES32(q8_0, lm_block_q8_0, 0, 0, 1)
+TILES32(q4_0, lm_block_q4_0, 8, 0, 0, 2, 4)
+TILES32(q4_1, lm_block_q4_1, 0, 1, 0, 2, 4)
+TILES32(q5_0, lm_block_q5_0, 16, 0, 0, 1, 8)
+TILES32(q5_1, lm_block_q5_1, 0, 1, 0, 1, 8)
+TILES32(q8_0, lm_block_q8_0, 0, 0, 1, 2, 4)
 TILESK(q4_k, lm_block_q4_K)
 TILESK(q6_k, lm_block_q6_K)
 TILESL(q2_k, lm_block_q2_K, LM_TYPE_Q2_K)
@@ -448,7 +449,8 @@ TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)
 
-#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1, name##_gemv_rows, name##_gemm_rows}
+#define TILE_SET(name)                                                                                      \
+    {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1, name##_gemv_rows, name##_gemm_rows, name##_gemm_tokens}
 static const tiles *tiles_of(lm_type t) {
     static const tiles q4_0 = TILE_SET(q4_0), q4_1 = TILE_SET(q4_1), q5_0 = TILE_SET(q5_0),
                        q5_1 = TILE_SET(q5_1), q8_0 = TILE_SET(q8_0), q2_k = TILE_SET(q2_k),
@@ -490,11 +492,12 @@ void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
     int t = 0;
     /* Token tiles read each weight row from memory once: a band of 32 rows
      * stays in cache while all token tiles go past it. */
-    if (n_tok >= GEMM_TOKENS) {
+    const int T = ts->gemm_tokens;
+    if (n_tok >= T) {
         const int64_t band = 32;
         for (int64_t rb = r0; rb < r1; rb += band) {
             int64_t re = rb + band < r1 ? rb + band : r1;
-            for (t = 0; t + GEMM_TOKENS <= n_tok; t += GEMM_TOKENS)
+            for (t = 0; t + T <= n_tok; t += T)
                 run_tiles(ts->gemm, ts->gemm1, ts->gemm_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
                           y + t * y_stride, y_stride, rb, re);
         }
