@@ -27,6 +27,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels_act.h"
@@ -73,6 +74,16 @@ INLINE float hsum_f32x8(__m256 v) {
 
 INLINE __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
+/* Blocks may sit at any address (GGUF allows an alignment of 1), so their
+ * fields are read through byte offsets, never through a block pointer. */
+#define FIELD(p, blk, member) ((p) + offsetof(blk, member))
+
+INLINE float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
 /* int32 lanes summing to the dot of 32 unsigned bytes u and signed bytes s. */
 INLINE __m256i dot_u8_s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
@@ -112,37 +123,32 @@ INLINE __m256i fifth_bits(const uint8_t *qh) {
 }
 
 INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
-    o->q = nibbles32(b->qs);
-    o->d = _cvtsh_ss(b->d);
+    o->q = nibbles32(FIELD(p, lm_block_q4_0, qs));
+    o->d = half_at(FIELD(p, lm_block_q4_0, d));
     o->m = 0;
 }
 
 INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
-    o->q = nibbles32(b->qs);
-    o->d = _cvtsh_ss(b->d);
-    o->m = _cvtsh_ss(b->m);
+    o->q = nibbles32(FIELD(p, lm_block_q4_1, qs));
+    o->d = half_at(FIELD(p, lm_block_q4_1, d));
+    o->m = half_at(FIELD(p, lm_block_q4_1, m));
 }
 
 INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
-    const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
-    o->q = _mm256_or_si256(nibbles32(b->qs), fifth_bits(b->qh));
-    o->d = _cvtsh_ss(b->d);
+    o->q = _mm256_or_si256(nibbles32(FIELD(p, lm_block_q5_0, qs)), fifth_bits(FIELD(p, lm_block_q5_0, qh)));
+    o->d = half_at(FIELD(p, lm_block_q5_0, d));
     o->m = 0;
 }
 
 INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
-    const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
-    o->q = _mm256_or_si256(nibbles32(b->qs), fifth_bits(b->qh));
-    o->d = _cvtsh_ss(b->d);
-    o->m = _cvtsh_ss(b->m);
+    o->q = _mm256_or_si256(nibbles32(FIELD(p, lm_block_q5_1, qs)), fifth_bits(FIELD(p, lm_block_q5_1, qh)));
+    o->d = half_at(FIELD(p, lm_block_q5_1, d));
+    o->m = half_at(FIELD(p, lm_block_q5_1, m));
 }
 
 INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
-    const lm_block_q8_0 *b = (const lm_block_q8_0 *)p;
-    o->q = load32(b->qs);
-    o->d = _cvtsh_ss(b->d);
+    o->q = load32(FIELD(p, lm_block_q8_0, qs));
+    o->d = half_at(FIELD(p, lm_block_q8_0, d));
     o->m = 0;
 }
 
@@ -196,26 +202,24 @@ typedef void kchunk_fn(const uint8_t *p, const kblock *k, int c, __m256i q[2], _
  * their low nibbles from bytes 8..11 and their top two bits from the top of
  * bytes 0..3 and 4..7 (lm_scale_min_k4, four at a time). */
 INLINE void scales_q4_k(const uint8_t *p, kblock *o) {
-    const lm_block_q4_K *b = (const lm_block_q4_K *)p;
     uint32_t u[3], sm[4];
-    memcpy(u, b->scales, sizeof u);
+    memcpy(u, FIELD(p, lm_block_q4_K, scales), sizeof u);
     sm[0] = u[0] & 0x3F3F3F3F;
     sm[1] = (u[2] & 0x0F0F0F0F) | (u[0] >> 6 & 0x03030303) << 4;
     sm[2] = u[1] & 0x3F3F3F3F;
     sm[3] = (u[2] >> 4 & 0x0F0F0F0F) | (u[1] >> 6 & 0x03030303) << 4;
     __m128i v = _mm_loadu_si128((const __m128i *)sm); /* 8 scales, 8 mins */
     __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
-    o->d = _cvtsh_ss(b->d);
-    o->dmin = _cvtsh_ss(b->dmin);
+    o->d = half_at(FIELD(p, lm_block_q4_K, d));
+    o->dmin = half_at(FIELD(p, lm_block_q4_K, dmin));
     o->mins = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
     o->scales[0] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(v));
 }
 
 /* 32 bytes of qs: sub-block 2 c in the low nibbles, 2 c + 1 in the high. */
 INLINE void chunk_q4_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
-    const lm_block_q4_K *b = (const lm_block_q4_K *)p;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256i v = load32(b->qs + 32 * c);
+    __m256i v = load32(FIELD(p, lm_block_q4_K, qs) + 32 * c);
     q[0] = _mm256_and_si256(v, m4);
     q[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     s[0] = _mm256_shuffle_epi8(k->scales[0], _mm256_broadcastsi128_si256(pick16(2 * c)));
@@ -225,9 +229,8 @@ INLINE void chunk_q4_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], _
 /* Signed scales per 16 elements; the -32 of every level is a "min" of 32
  * times the scale, taken off with the bsums. */
 INLINE void scales_q6_k(const uint8_t *p, kblock *o) {
-    const lm_block_q6_K *b = (const lm_block_q6_K *)p;
-    __m128i sc = _mm_loadu_si128((const __m128i *)b->scales);
-    o->d = o->dmin = _cvtsh_ss(b->d);
+    __m128i sc = _mm_loadu_si128((const __m128i *)FIELD(p, lm_block_q6_K, scales));
+    o->d = o->dmin = half_at(FIELD(p, lm_block_q6_K, d));
     o->mins = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
     o->scales[0] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc));
     o->scales[1] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc, 8)));
@@ -241,10 +244,10 @@ INLINE void scales_q6_k(const uint8_t *p, kblock *o) {
  * vector takes the first, the high lane the second. 16-bit shifts move bits
  * across bytes only where the masks drop them. */
 INLINE void chunk_q6_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
-    const lm_block_q6_K *b = (const lm_block_q6_K *)p;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
-    int h = c >> 1, upper = c & 1;
-    __m256i ql_a = load32(b->ql + 64 * h), ql_b = load32(b->ql + 64 * h + 32), qh = load32(b->qh + 32 * h);
+    const uint8_t *ql = FIELD(p, lm_block_q6_K, ql) + 64 * (c >> 1);
+    int upper = c & 1;
+    __m256i ql_a = load32(ql), ql_b = load32(ql + 32), qh = load32(FIELD(p, lm_block_q6_K, qh) + 32 * (c >> 1));
     if (upper) {
         q[0] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_a, 4), m4), _mm256_and_si256(qh, m2));
         q[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_b, 4), m4),
@@ -254,8 +257,8 @@ INLINE void chunk_q6_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], _
         q[1] = _mm256_or_si256(_mm256_and_si256(ql_b, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
     }
     int g = 4 * upper; /* group of 16 within the half, over 2 for the lanes */
-    s[0] = _mm256_shuffle_epi8(k->scales[h], _mm256_set_m128i(pick16(g + 1), pick16(g)));
-    s[1] = _mm256_shuffle_epi8(k->scales[h], _mm256_set_m128i(pick16(g + 3), pick16(g + 2)));
+    s[0] = _mm256_shuffle_epi8(k->scales[c >> 1], _mm256_set_m128i(pick16(g + 1), pick16(g)));
+    s[1] = _mm256_shuffle_epi8(k->scales[c >> 1], _mm256_set_m128i(pick16(g + 3), pick16(g + 2)));
 }
 
 INLINE void tile256(kblock_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb, const uint8_t *w,

@@ -75,7 +75,7 @@ static double magnitude(const float *wf, const float *x, int64_t n) {
 
 static void check_gemm(lm_type t, int64_t n, int64_t rows, int n_tok, int64_t r0, int64_t r1) {
     size_t rb = lm_row_bytes(t, n);
-    uint8_t *w = malloc(rows * rb);
+    uint8_t *wbuf = malloc(rows * rb + 1), *w = wbuf + 1; /* an odd address: GGUF allows alignment 1 */
     float *x = malloc((size_t)(n * n_tok) * sizeof *x), *wf = malloc((size_t)(n * rows) * sizeof *wf);
     random_rows(t, w, rows, n);
     for (int64_t r = 0; r < rows; r++) lm_dequantize_row(t, w + r * rb, wf + r * n, n);
@@ -109,7 +109,7 @@ static void check_gemm(lm_type t, int64_t n, int64_t rows, int n_tok, int64_t r0
         }
     }
     if (!bad) CHECK(1, "%s", "");
-    free(w), free(x), free(wf), free(xa), free(xs), free(y), free(ref);
+    free(wbuf), free(x), free(wf), free(xa), free(xs), free(y), free(ref);
 }
 
 /* Half subnormals, signed zeros and the largest halves: each row alone, so
