@@ -20,8 +20,8 @@
  * - A tile of R rows x T tokens decodes each weight block once for its T
  *   tokens; each row and token has its own 8-lane float accumulator, summed
  *   across lanes once at the end.
- * - Q2_K, Q3_K and Q5_K decode with lm_block_levels (the scalar decoder) and
- *   take AVX2 integer dots.
+ * - Q2_K and Q3_K decode with lm_block_levels (the scalar decoder) and take
+ *   AVX2 integer dots.
  * Weights are GGUF blocks as stored (no repacking). */
 #include "kernels.h"
 
@@ -197,10 +197,17 @@ typedef struct {
 typedef void kblock_fn(const uint8_t *p, kblock *o);
 typedef void kchunk_fn(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]);
 
-/* The 6-bit scales and mins of the 8 sub-blocks: bytes 0..3 hold scales
- * 0..3, bytes 4..7 mins 0..3 (low 6 bits each); scales and mins 4..7 take
- * their low nibbles from bytes 8..11 and their top two bits from the top of
- * bytes 0..3 and 4..7 (lm_scale_min_k4, four at a time). */
+/* Q4_K and Q5_K start alike: d, dmin, then the 12 bytes of 6-bit scales and
+ * mins of the 8 sub-blocks. */
+_Static_assert(offsetof(lm_block_q5_K, d) == offsetof(lm_block_q4_K, d) &&
+                   offsetof(lm_block_q5_K, dmin) == offsetof(lm_block_q4_K, dmin) &&
+                   offsetof(lm_block_q5_K, scales) == offsetof(lm_block_q4_K, scales),
+               "Q4_K and Q5_K share their scale fields");
+
+/* Bytes 0..3 hold scales 0..3, bytes 4..7 mins 0..3 (low 6 bits each);
+ * scales and mins 4..7 take their low nibbles from bytes 8..11 and their top
+ * two bits from the top of bytes 0..3 and 4..7 (lm_scale_min_k4, four at a
+ * time). */
 INLINE void scales_q4_k(const uint8_t *p, kblock *o) {
     uint32_t u[3], sm[4];
     memcpy(u, FIELD(p, lm_block_q4_K, scales), sizeof u);
@@ -216,14 +223,30 @@ INLINE void scales_q4_k(const uint8_t *p, kblock *o) {
     o->scales[0] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(v));
 }
 
-/* 32 bytes of qs: sub-block 2 c in the low nibbles, 2 c + 1 in the high. */
-INLINE void chunk_q4_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
+#define scales_q5_k scales_q4_k
+
+/* 32 bytes of nibbles: sub-block 2 c in the low nibbles, 2 c + 1 in the high. */
+INLINE void nibble_chunk(const uint8_t *qs, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256i v = load32(FIELD(p, lm_block_q4_K, qs) + 32 * c);
+    __m256i v = load32(qs + 32 * c);
     q[0] = _mm256_and_si256(v, m4);
     q[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     s[0] = _mm256_shuffle_epi8(k->scales[0], _mm256_broadcastsi128_si256(pick16(2 * c)));
     s[1] = _mm256_shuffle_epi8(k->scales[0], _mm256_broadcastsi128_si256(pick16(2 * c + 1)));
+}
+
+INLINE void chunk_q4_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
+    nibble_chunk(FIELD(p, lm_block_q4_K, qs), k, c, q, s);
+}
+
+/* Bit 2 c of qh byte l is the fifth bit of element 64 c + l, bit 2 c + 1
+ * that of element 64 c + 32 + l. */
+INLINE void chunk_q5_k(const uint8_t *p, const kblock *k, int c, __m256i q[2], __m256i s[2]) {
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i qh = load32(FIELD(p, lm_block_q5_K, qh));
+    nibble_chunk(FIELD(p, lm_block_q5_K, qs), k, c, q, s);
+    q[0] = _mm256_or_si256(q[0], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+    q[1] = _mm256_or_si256(q[1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
 }
 
 /* Signed scales per 16 elements; the -32 of every level is a "min" of 32
@@ -444,10 +467,10 @@ TILES32(q5_0, lm_block_q5_0, 16, 0, 0, 1, 8)
 TILES32(q5_1, lm_block_q5_1, 0, 1, 0, 1, 8)
 TILES32(q8_0, lm_block_q8_0, 0, 0, 1, 2, 4)
 TILESK(q4_k, lm_block_q4_K)
+TILESK(q5_k, lm_block_q5_K)
 TILESK(q6_k, lm_block_q6_K)
 TILESL(q2_k, lm_block_q2_K, LM_TYPE_Q2_K)
 TILESL(q3_k, lm_block_q3_K, LM_TYPE_Q3_K)
-TILESL(q5_k, lm_block_q5_K, LM_TYPE_Q5_K)
 TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)
