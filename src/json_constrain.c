@@ -313,13 +313,18 @@ static void start_key(jc_state *st, jc_frame *f) {
 }
 
 /* count is the index of the first property not yet considered. */
+/* A container's first byte: its opening bracket. */
+static step_result open_step(jc_frame *f, unsigned char b, unsigned char bracket) {
+    if (b != bracket) return R_REJECT;
+    f->phase = P_OPEN;
+    return R_TAKEN;
+}
+
 static step_result object_step(jc_state *st, jc_frame *f, unsigned char b) {
     const js_node *n = node_of(st, f);
     switch (f->phase) {
     case P_START:
-        if (b != '{') return R_REJECT;
-        f->phase = P_OPEN;
-        return R_TAKEN;
+        return open_step(f, b, '{');
     case P_OPEN:
     case P_AFTER:
         if (b == '}') return tail_from(st, n, f->count) ? R_REJECT : R_TAKEN_DONE;
@@ -341,9 +346,7 @@ static step_result free_object_step(jc_state *st, jc_frame *f, unsigned char b) 
     const js_node *n = node_of(st, f);
     switch (f->phase) {
     case P_START:
-        if (b != '{') return R_REJECT;
-        f->phase = P_OPEN;
-        return R_TAKEN;
+        return open_step(f, b, '{');
     case P_OPEN:
     case P_NEXT:
         if (b == '}' && f->phase == P_OPEN) return R_TAKEN_DONE;
@@ -368,9 +371,7 @@ static step_result array_step(jc_state *st, jc_frame *f, unsigned char b) {
     const js_node *n = node_of(st, f);
     switch (f->phase) {
     case P_START:
-        if (b != '[') return R_REJECT;
-        f->phase = P_OPEN;
-        return R_TAKEN;
+        return open_step(f, b, '[');
     case P_OPEN:
         if (b == ']' && n->min == 0) return R_TAKEN_DONE;
         if (n->max == 0) return R_REJECT;
