@@ -6,6 +6,7 @@
  * tokens go through in batches so every weight matrix is read once per
  * batch, not once per token. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,27 +136,54 @@ typedef struct gemm_job {
     int n_products, n;
     lm_context *c;
     const lm_layer *ffn; /* set: the products are gate (p[0]) and up, then activated */
+    int64_t chunk;       /* rows per chunk, a multiple of 16 so SIMD kernels keep whole row blocks */
+    atomic_long next;    /* chunks taken so far */
 } gemm_job;
 
 static product whole(const lm_matrix *w, float *out) { return (product){w, 0, w->rows, NULL, out}; }
 
 static void activate(lm_context *c, const lm_layer *l, int n, int64_t i0, int64_t i1);
 
-/* Each thread takes its share of every product (groups of 16 rows, so SIMD
- * kernels keep whole row blocks): matrices of different types stay
- * balanced. The gate and up shares coincide, so the thread activates its
- * own columns. */
+static void product_rows(const gemm_job *j, const product *p, int64_t r0, int64_t r1) {
+    lm_gemm(p->w->type, p->w->cols, (const char *)p->w->data + p->from * p->w->row_bytes, p->w->row_bytes, p->act,
+            j->n, p->out, p->rows, r0, r1);
+}
+
+/* Threads take chunks of rows, the next one as soon as they finish one, so
+ * a thread that the system deschedules or that gets the heavier rows (a
+ * Q6_K v next to a Q4_K k) does less instead of holding the others up.
+ * Chunks run through the products in turn; for the feed-forward, a chunk is
+ * the same rows of gate and up, activated right away. */
 static void gemm_task(void *arg, int ith, int nth) {
-    const gemm_job *j = arg;
-    long r0 = 0, r1 = 0;
-    for (int i = 0; i < j->n_products; i++) {
-        const product *p = &j->p[i];
-        lm_split_range((long)p->rows, ith, nth, 16, &r0, &r1);
-        if (r0 < r1)
-            lm_gemm(p->w->type, p->w->cols, (const char *)p->w->data + p->from * p->w->row_bytes, p->w->row_bytes,
-                    p->act, j->n, p->out, p->rows, r0, r1);
+    gemm_job *j = arg;
+    const int lists = j->ffn ? 1 : j->n_products;
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        int i = 0;
+        for (; i < lists; i++) {
+            const int64_t count = (j->p[i].rows + j->chunk - 1) / j->chunk;
+            if (c < count) break;
+            c -= count;
+        }
+        if (i == lists) return;
+        const int64_t r0 = c * j->chunk, r1 = r0 + j->chunk < j->p[i].rows ? r0 + j->chunk : j->p[i].rows;
+        if (!j->ffn) {
+            product_rows(j, &j->p[i], r0, r1);
+            continue;
+        }
+        for (int k = 0; k < j->n_products; k++) product_rows(j, &j->p[k], r0, r1);
+        activate(j->c, j->ffn, j->n, r0, r1);
     }
-    if (j->ffn && r0 < r1) activate(j->c, j->ffn, j->n, r0, r1);
+}
+
+/* About 8 chunks per thread: few enough that taking one costs nothing next
+ * to its rows, enough to even out. One thread takes whole products. */
+static int64_t chunk_rows(const gemm_job *job, int n_threads) {
+    int64_t rows = 0;
+    for (int i = 0; i < (job->ffn ? 1 : job->n_products); i++)
+        rows = n_threads > 1 ? rows + job->p[i].rows : (job->p[i].rows > rows ? job->p[i].rows : rows);
+    if (n_threads > 1) rows = (rows + 8 * n_threads - 1) / (8 * n_threads);
+    return rows < 16 ? 16 : (rows + 15) / 16 * 16;
 }
 
 /* Quantizes the batch `in` once per weight type of the products (into
@@ -172,11 +200,13 @@ static void multiply(lm_context *c, gemm_job *job, const float *in) {
         p->act = c->act[i];
     }
     job->c = c;
+    job->chunk = chunk_rows(job, lm_pool_size(c->pool));
+    atomic_init(&job->next, 0);
     lm_pool_run(c->pool, gemm_task, job);
 }
 
 static void matmul(lm_context *c, const lm_matrix *w, const float *in, int n, float *out) {
-    gemm_job job = {{whole(w, out)}, 1, n, NULL, NULL};
+    gemm_job job = {.p = {whole(w, out)}, .n_products = 1, .n = n};
     multiply(c, &job, in);
 }
 
@@ -305,7 +335,7 @@ static void clamp_rows(float *x, size_t count, float limit) {
 static void project_qkv(lm_context *c, const lm_layer *l, int n) {
     const lm_hparams *hp = &c->model->hp;
     const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
-    gemm_job job = {{whole(&l->wq, c->q), whole(&l->wk, c->k), whole(&l->wv, c->v)}, 3, n, NULL, NULL};
+    gemm_job job = {.p = {whole(&l->wq, c->q), whole(&l->wk, c->k), whole(&l->wv, c->v)}, .n_products = 3, .n = n};
     const float *bq = l->bq, *bk = l->bk, *bv = l->bv;
     if (l->wqkv.data) {
         job.p[0] = (product){&l->wqkv, 0, q_dim, NULL, c->q};
@@ -366,7 +396,7 @@ static void activate(lm_context *c, const lm_layer *l, int n, int64_t i0, int64_
 /* The hidden activations of the normed batch in c->xb, into c->gate. */
 static void ffn_hidden(lm_context *c, const lm_layer *l, int n) {
     const int64_t n_ff = c->model->hp.n_ff;
-    gemm_job job = {{whole(&l->w_gate, c->gate), whole(&l->w_up, c->up)}, 2, n, NULL, l};
+    gemm_job job = {.p = {whole(&l->w_gate, c->gate), whole(&l->w_up, c->up)}, .n_products = 2, .n = n, .ffn = l};
     if (c->model->hp.ffn == LM_FFN_GELU) {
         job.p[0] = whole(&l->w_up, c->gate);
         job.n_products = 1;
