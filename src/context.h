@@ -21,12 +21,12 @@ struct lm_context {
     float *k, *v;         /* [batch][kv_dim] */
     float *att;           /* attention output [batch][q_dim] */
     float *gate, *up;     /* [batch][n_ff] */
-    float *fused;         /* fused QKV or gate+up products, or NULL */
     float *rope;          /* cos/sin pairs [batch][n_rot] */
     float *rope_swa;      /* the same for sliding-window layers' own base, or NULL */
     const float *rope_factors; /* frequency divisors in use, or NULL */
     float *scores;        /* [LM_MAX_THREADS][n_ctx] */
-    void *act;            /* quantized activations of the widest batch */
+    void *act[3];         /* quantized activations of the widest batch; [1] and [2] for k and v or
+                             up when their weight type differs from q's or gate's */
     float *logits;        /* [n_vocab] */
     uint16_t *gelu;       /* GELU of every f16 input (lm_gelu_table), or NULL */
     lm_pool *pool;        /* NULL: single-threaded */

@@ -82,6 +82,38 @@ INLINE float half_to_f32(uint16_t h) {
     return f * 0x1p112f;
 }
 
+/* Halves to floats: interleaving with zero puts each half in the top of a
+ * 32-bit lane (sign at bit 31); an arithmetic shift by 3 moves exponent and
+ * mantissa to their float places, the mask drops the sign's copies, and
+ * 2^112 rebiases the exponent (exact for normals and subnormals; inf/NaN
+ * come out as large finite numbers). bfloat16 is the top half already. */
+INLINE v128_t top_halves_to_f32(lm_type t, v128_t top) {
+    if (t == LM_TYPE_BF16) return top;
+    v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int32_t)0x8FFFE000));
+    return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+}
+
+/* The halves at p, p + stride, ... (R of them, R <= 4) as the floats of
+ * lanes 0..R-1: one conversion for the scales of an R-row tile. */
+INLINE v128_t halves_to_f32x4(const uint8_t *p, size_t stride, int R) {
+    v128_t h = wasm_i16x8_splat(0);
+    if (R > 0) h = wasm_v128_load16_lane(p, h, 0);
+    if (R > 1) h = wasm_v128_load16_lane(p + stride, h, 1);
+    if (R > 2) h = wasm_v128_load16_lane(p + 2 * stride, h, 2);
+    if (R > 3) h = wasm_v128_load16_lane(p + 3 * stride, h, 3);
+    return top_halves_to_f32(LM_TYPE_F16, wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11));
+}
+
+/* Lane i of v in every lane (i is a constant once inlined into a tile). */
+INLINE v128_t splat_lane(v128_t v, int i) {
+    switch (i) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+    }
+}
+
 INLINE float hsum_f32x4(v128_t v) {
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -266,6 +298,9 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a[4] = {x + b, x + xrb + b, x + 2 * xrb + b, x + 3 * xrb + b};
         v128_t da = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
+        /* Every block type starts with its half d (then m for Q4_1/Q5_1). */
+        const v128_t dw = halves_to_f32x4(w + b * bbytes, wrb, R);
+        const v128_t mw = has_min ? halves_to_f32x4(w + b * bbytes + 2, wrb, R) : dw;
         for (int r = 0; r < R; r++) {
             wblock32 wb;
             decode(w + r * wrb + b * bbytes, &wb);
@@ -273,10 +308,10 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
                                   dot32(wb.w, a[3]->q));
             if (has_off) q = wasm_i32x4_add(q, wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]));
             v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), da);
-            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, wasm_f32x4_splat(half_to_f32(wb.d))));
+            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, splat_lane(dw, r)));
             if (has_min) {
                 v128_t dsum = wasm_f32x4_make(a[0]->dsum, a[1]->dsum, a[2]->dsum, a[3]->dsum);
-                acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(dsum, wasm_f32x4_splat(half_to_f32(wb.m))));
+                acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(dsum, splat_lane(mw, r)));
             }
         }
     }
@@ -524,17 +559,6 @@ INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bby
 }
 
 /* ---- float weights: 8 columns at a time, scalar tail ---- */
-
-/* Halves to floats: interleaving with zero puts each half in the top of a
- * 32-bit lane (sign at bit 31); an arithmetic shift by 3 moves exponent and
- * mantissa to their float places, the mask drops the sign's copies, and
- * 2^112 rebiases the exponent (exact for normals and subnormals; inf/NaN
- * come out as large finite numbers). bfloat16 is the top half already. */
-INLINE v128_t top_halves_to_f32(lm_type t, v128_t top) {
-    if (t == LM_TYPE_BF16) return top;
-    v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int32_t)0x8FFFE000));
-    return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
-}
 
 INLINE void load8_f32(lm_type t, const uint8_t *row, int64_t i, v128_t out[2]) {
     if (t == LM_TYPE_F32) {

@@ -209,7 +209,7 @@ uint64_t lm_context_bytes(const lm_hparams *hp, int32_t n_ctx) {
     const uint64_t kv = 2ull * hp->n_layer * (uint64_t)n_ctx * kv_dim * sizeof(float);
     uint64_t widest = (uint64_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     if (q_dim > widest) widest = q_dim;
-    /* x, xb, q, att, gate, up, plus the fused outputs (q + 2 kv or 2 ffn). */
+    /* x, xb, q, att, gate, up, plus up to three quantized copies of a batch. */
     const uint64_t scratch = (uint64_t)LM_MAX_BATCH * (8 * widest + 4 * kv_dim) * sizeof(float) +
                              (uint64_t)hp->n_vocab * sizeof(float) * 2 +
                              (uint64_t)hp->n_head * n_ctx * sizeof(float) +

@@ -17,6 +17,7 @@ struct lm_pool {
     atomic_uint generation; /* bumped once per job */
     atomic_int pending;     /* workers still busy with the current job */
     atomic_int stopping;
+    atomic_int sleepers;    /* workers waiting on the condition variable */
     lm_task_fn fn;
     void *arg;
 };
@@ -32,9 +33,14 @@ static unsigned wait_for_job(lm_pool *p, unsigned seen) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen) return g;
     }
+    /* Counting ourselves before checking the generation (both sequentially
+     * consistent) means a dispatcher that saw no sleepers bumped the
+     * generation early enough for the check to see it. */
     pthread_mutex_lock(&p->lock);
+    atomic_fetch_add(&p->sleepers, 1);
     unsigned g;
     while ((g = atomic_load(&p->generation)) == seen) pthread_cond_wait(&p->wake, &p->lock);
+    atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->lock);
     return g;
 }
@@ -107,10 +113,14 @@ void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) {
     p->fn = fn;
     p->arg = arg;
     atomic_store(&p->pending, p->n_threads - 1);
-    pthread_mutex_lock(&p->lock);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
+    atomic_fetch_add(&p->generation, 1);
+    /* Spinning workers see the new generation by themselves: the lock and
+     * the broadcast are only for sleeping ones. */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
     fn(arg, 0, p->n_threads);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) sched_yield();
 }

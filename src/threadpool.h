@@ -1,7 +1,7 @@
 /* A persistent pool of worker threads for splitting matrix rows. Decoding
- * one token dispatches a few hundred small jobs, so workers spin briefly
+ * one token dispatches five small jobs per layer, so workers spin briefly
  * before sleeping: a condition-variable wake per job would cost more than
- * the job. Without thread support (LM_NO_THREADS) the caller does it all. */
+ * the job, and the dispatcher wakes sleepers only when there are any. Without thread support (LM_NO_THREADS) the caller does it all. */
 #ifndef LM_THREADPOOL_H
 #define LM_THREADPOOL_H
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/kernels/run.sh [--simd-only] [type...]: builds the kernel micro-benchmark with
+# bench/kernels/run.sh [--simd-only] [--memory] [type...]: builds the kernel micro-benchmark with
 # emcc (-O3 -msimd128, the flags of the wasm build) and runs it in Node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
