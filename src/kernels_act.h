@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "quant.h"
+
 typedef struct {
     float d;
     int32_t sum;
@@ -65,6 +67,32 @@ static inline void lm_act_quantize_block256(const float *x, lm_act_q8_256 *a) {
         int s = 0;
         for (int i = 0; i < 16; i++) s += a->q[16 * j + i];
         a->bsums[j] = (int16_t)s;
+    }
+}
+
+static inline int lm_act_is_float(lm_type t) {
+    return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
+}
+
+/* lm_act_row_bytes and lm_quantize_act for the kernel files that use the
+ * formats above as they are (scalar, x86). Unknown types, n <= 0: nothing. */
+static inline size_t lm_act_row_bytes_q8(lm_type wtype, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported || n <= 0) return 0;
+    if (lm_act_is_float(wtype)) return (size_t)n * sizeof(float);
+    if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(lm_act_q8_256);
+    return (size_t)(n / LM_QK) * sizeof(lm_act_q8_32);
+}
+
+static inline void lm_quantize_act_q8(lm_type wtype, const float *x, void *xq, int64_t n) {
+    const lm_type_traits *tt = lm_type_info(wtype);
+    if (!tt || !tt->supported || n <= 0) return;
+    if (lm_act_is_float(wtype)) {
+        memcpy(xq, x, (size_t)n * sizeof(float));
+    } else if (tt->block_size == LM_QK_K) {
+        for (int64_t b = 0; b < n / LM_QK_K; b++) lm_act_quantize_block256(x + b * LM_QK_K, (lm_act_q8_256 *)xq + b);
+    } else {
+        for (int64_t b = 0; b < n / LM_QK; b++) lm_act_quantize_block32(x + b * LM_QK, (lm_act_q8_32 *)xq + b);
     }
 }
 

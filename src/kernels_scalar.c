@@ -19,30 +19,11 @@
 
 enum { TOKEN_TILE = 8 }; /* tokens sharing one decoded weight block */
 
-static int is_float_type(lm_type t) {
-    return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
-}
+size_t lm_act_row_bytes(lm_type wtype, int64_t n) { return lm_act_row_bytes_q8(wtype, n); }
 
-/* Callers pass supported types only; an unknown one (or n <= 0) gets 0 bytes. */
-size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
-    const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported || n <= 0) return 0;
-    if (is_float_type(wtype)) return (size_t)n * sizeof(float);
-    if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(lm_act_q8_256);
-    return (size_t)(n / LM_QK) * sizeof(lm_act_q8_32);
-}
-
-void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
-    const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported || n <= 0) return;
-    if (is_float_type(wtype)) {
-        memcpy(xq, x, (size_t)n * sizeof(float));
-    } else if (tt->block_size == LM_QK_K) {
-        for (int64_t b = 0; b < n / LM_QK_K; b++) lm_act_quantize_block256(x + b * LM_QK_K, (lm_act_q8_256 *)xq + b);
-    } else {
-        for (int64_t b = 0; b < n / LM_QK; b++) lm_act_quantize_block32(x + b * LM_QK, (lm_act_q8_32 *)xq + b);
-    }
-}
+/* The shared scalar quantizer: a small share of the time, and every kernel
+ * file's blocks must be bit-identical. */
+void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) { lm_quantize_act_q8(wtype, x, xq, n); }
 
 /* ---- float weights ---- */
 
@@ -115,7 +96,7 @@ void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
              int64_t r0, int64_t r1) {
     const lm_type_traits *tt = lm_type_info(wtype);
     if (!tt || !tt->supported) return;
-    if (is_float_type(wtype))
+    if (lm_act_is_float(wtype))
         gemm_float(wtype, n_cols, w, w_row_bytes, xq, n_tok, y, y_stride, r0, r1);
     else
         gemm_quant(wtype, n_cols, w, w_row_bytes, xq, n_tok, y, y_stride, r0, r1);

@@ -37,31 +37,11 @@
 
 enum { MAX_ROWS = 2, MAX_TOKENS = 8 }; /* largest tiles: 2 x 4, 1 x 8 */
 
-static int is_float_type(lm_type t) {
-    return t == LM_TYPE_F32 || t == LM_TYPE_F16 || t == LM_TYPE_BF16;
-}
+size_t lm_act_row_bytes(lm_type wtype, int64_t n) { return lm_act_row_bytes_q8(wtype, n); }
 
-size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
-    const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported || n <= 0) return 0;
-    if (is_float_type(wtype)) return (size_t)n * sizeof(float);
-    if (tt->block_size == LM_QK_K) return (size_t)(n / LM_QK_K) * sizeof(lm_act_q8_256);
-    return (size_t)(n / LM_QK) * sizeof(lm_act_q8_32);
-}
-
-/* The scalar quantizer itself: a small share of the time, and its blocks
- * must be bit-identical. */
-void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
-    const lm_type_traits *tt = lm_type_info(wtype);
-    if (!tt || !tt->supported || n <= 0) return;
-    if (is_float_type(wtype)) {
-        memcpy(xq, x, (size_t)n * sizeof(float));
-    } else if (tt->block_size == LM_QK_K) {
-        for (int64_t b = 0; b < n / LM_QK_K; b++) lm_act_quantize_block256(x + b * LM_QK_K, (lm_act_q8_256 *)xq + b);
-    } else {
-        for (int64_t b = 0; b < n / LM_QK; b++) lm_act_quantize_block32(x + b * LM_QK, (lm_act_q8_32 *)xq + b);
-    }
-}
+/* The shared scalar quantizer: a small share of the time, and every kernel
+ * file's blocks must be bit-identical. */
+void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) { lm_quantize_act_q8(wtype, x, xq, n); }
 
 /* ---- small helpers ---- */
 
