@@ -84,8 +84,9 @@ static int parse_args(int argc, char **argv, run_args *a) {
     return 1;
 }
 
-/* --dump-logits: the ten highest raw logits at each step, for parity tests. */
-static void dump_top_logits(FILE *f, int step, int32_t token, const float *logits, int32_t n_vocab) {
+/* --dump-logits: the ten highest raw logits at each step and the picked
+ * token's log-probability, for parity tests. */
+static void dump_top_logits(FILE *f, int step, const lm_piece *piece, const float *logits, int32_t n_vocab) {
     enum { TOP = 10 };
     int32_t best[TOP];
     int found = 0;
@@ -97,7 +98,7 @@ static void dump_top_logits(FILE *f, int step, int32_t token, const float *logit
         }
         if (at < TOP) best[at] = id;
     }
-    fprintf(f, "{\"step\":%d,\"token\":%d,\"top\":[", step, token);
+    fprintf(f, "{\"step\":%d,\"token\":%d,\"logprob\":%.6g,\"top\":[", step, piece->token, piece->logprob);
     for (int i = 0; i < found; i++) fprintf(f, "%s[%d,%.6g]", i ? "," : "", best[i], logits[best[i]]);
     fputs("]}\n", f);
 }
@@ -133,7 +134,7 @@ static int generate(lm_context *ctx, lm_model *model, const char *prompt, const 
         lm_piece piece;
         s = lm_generation_next(g, &piece, &done, &err);
         if (s != LM_OK) break;
-        if (dump && piece.token >= 0) dump_top_logits(dump, step, piece.token, lm_logits(ctx), lm_n_vocab(model));
+        if (dump && piece.token >= 0) dump_top_logits(dump, step, &piece, lm_logits(ctx), lm_n_vocab(model));
         fwrite(piece.text, 1, piece.len, stdout);
         fflush(stdout);
     }
