@@ -25,6 +25,7 @@
  *   tokens' sums at once), per super-block of the K-quants.
  * Weights are GGUF blocks as stored (no repacking). */
 #include "kernels.h"
+#include "kernels_tiles.h"
 
 #include <math.h>
 #include <string.h>
@@ -610,10 +611,6 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 
 /* ---- tiles per type ---- */
 
-/* One tile: rows w (wrb bytes apart), activation rows x (xrb bytes apart),
- * results y[t * ys + r]. n is the row length in elements. */
-typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
-
 /* Tile shapes, measured (bench/kernels): for one token, the 32-block types
  * do best one row at a time (V8 folds the activation loads; four decoded
  * rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
@@ -621,10 +618,6 @@ typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, 
  * for the others. */
 enum { GEMM_TOKENS = 4 };
 
-typedef struct {
-    tile_fn *gemv, *gemv1, *gemm, *gemm1; /* gemv_rows x 1, 1 x 1, gemm_rows x 4, 1 x 4 */
-    int gemv_rows, gemm_rows;
-} tiles;
 
 #define TILES32(name, blk, has_off, has_min)                                                                        \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
@@ -677,60 +670,15 @@ TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)
 
-#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1, name##_gemv_rows, name##_gemm_rows}
-static const tiles *tiles_of(lm_type t) {
-    static const tiles q4_0 = TILE_SET(q4_0), q4_1 = TILE_SET(q4_1), q5_0 = TILE_SET(q5_0),
-                       q5_1 = TILE_SET(q5_1), q8_0 = TILE_SET(q8_0), q2_k = TILE_SET(q2_k),
-                       q3_k = TILE_SET(q3_k), q4_k = TILE_SET(q4_k), q5_k = TILE_SET(q5_k),
-                       q6_k = TILE_SET(q6_k), f32 = TILE_SET(f32), f16 = TILE_SET(f16), bf16 = TILE_SET(bf16);
-    switch (t) {
-    case LM_TYPE_Q4_0: return &q4_0;
-    case LM_TYPE_Q4_1: return &q4_1;
-    case LM_TYPE_Q5_0: return &q5_0;
-    case LM_TYPE_Q5_1: return &q5_1;
-    case LM_TYPE_Q8_0: return &q8_0;
-    case LM_TYPE_Q2_K: return &q2_k;
-    case LM_TYPE_Q3_K: return &q3_k;
-    case LM_TYPE_Q4_K: return &q4_k;
-    case LM_TYPE_Q5_K: return &q5_k;
-    case LM_TYPE_Q6_K: return &q6_k;
-    case LM_TYPE_F32: return &f32;
-    case LM_TYPE_F16: return &f16;
-    case LM_TYPE_BF16: return &bf16;
-    default: return NULL;
-    }
-}
-
-/* Rows r0..r1 for tokens t0..t0+T-1 with an R-row tile and its 1-row tail. */
-static void run_tiles(tile_fn *tile, tile_fn *tile1, int R, int64_t n, const uint8_t *w, size_t wrb,
-                      const uint8_t *x, size_t xrb, float *y, int64_t ys, int64_t r0, int64_t r1) {
-    int64_t r = r0;
-    for (; r + R <= r1; r += R) tile(n, w + r * wrb, wrb, x, xrb, y + r, ys);
-    for (; r < r1; r++) tile1(n, w + r * wrb, wrb, x, xrb, y + r, ys);
-}
+#define TILE_SET(name) {name##_gemv, name##_gemv1, name##_gemm, name##_gemm1, name##_gemv_rows, name##_gemm_rows, GEMM_TOKENS}
+LM_DEFINE_TILES_OF(TILE_SET)
 
 void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
              const void *xq, int n_tok, float *y, int64_t y_stride,
              int64_t r0, int64_t r1) {
     const tiles *ts = tiles_of(wtype);
     if (!ts || n_tok <= 0 || r1 <= r0) return;
-    const size_t xrb = lm_act_row_bytes(wtype, n_cols);
-    const uint8_t *x = xq;
-    int t = 0;
-    /* Tiles of tokens read each weight row from memory once: a band of 32
-     * rows stays in cache while all token tiles go past it. */
-    if (n_tok >= GEMM_TOKENS) {
-        const int64_t step = 32;
-        for (int64_t rb = r0; rb < r1; rb += step) {
-            int64_t re = rb + step < r1 ? rb + step : r1;
-            for (t = 0; t + GEMM_TOKENS <= n_tok; t += GEMM_TOKENS)
-                run_tiles(ts->gemm, ts->gemm1, ts->gemm_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
-                          y + t * y_stride, y_stride, rb, re);
-        }
-    }
-    for (; t < n_tok; t++)
-        run_tiles(ts->gemv, ts->gemv1, ts->gemv_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
-                  y + t * y_stride, y_stride, r0, r1);
+    tiles_gemm(ts, n_cols, w, w_row_bytes, xq, lm_act_row_bytes(wtype, n_cols), n_tok, y, y_stride, r0, r1);
 }
 
 /* ---- float vector helpers ---- */

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "kernels_act.h"
+#include "kernels_tiles.h"
 #include "quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -381,20 +382,12 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 
 /* ---- tiles per type ---- */
 
-/* One tile: rows w (wrb bytes apart), activation rows x (xrb bytes apart),
- * results y[t * ys + r]. n is the row length in elements. */
-typedef void tile_fn(int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x, size_t xrb, float *y, int64_t ys);
-
 /* Tile shapes (measured with localm bench on SmolLM2-135M shapes): one token
  * goes one row at a time, 1.3-2x faster than 4 or 8 rows sharing each
  * activation load (the activations stay in L1; the weights stream from
  * memory in order). Prompts go in tiles of 2 rows x 4 tokens, or 1 row x 8
  * tokens where decoding costs more than the dots (Q5's fifth bits,
  * K-quants); their accumulators fill the 16 registers. */
-typedef struct {
-    tile_fn *gemv, *gemm, *gemm1; /* 1 x 1, gemm_rows x gemm_tokens, 1 x gemm_tokens */
-    int gemm_rows, gemm_tokens;
-} tiles;
 
 #define TILES32(name, blk, offset, has_min, is_signed, gemm_rows, gemm_tokens)                              \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,        \
@@ -455,61 +448,16 @@ TILESF(f32, LM_TYPE_F32)
 TILESF(f16, LM_TYPE_F16)
 TILESF(bf16, LM_TYPE_BF16)
 
-#define TILE_SET(name) {name##_gemv, name##_gemm, name##_gemm1, name##_gemm_rows, name##_gemm_tokens}
-static const tiles *tiles_of(lm_type t) {
-    static const tiles q4_0 = TILE_SET(q4_0), q4_1 = TILE_SET(q4_1), q5_0 = TILE_SET(q5_0),
-                       q5_1 = TILE_SET(q5_1), q8_0 = TILE_SET(q8_0), q2_k = TILE_SET(q2_k),
-                       q3_k = TILE_SET(q3_k), q4_k = TILE_SET(q4_k), q5_k = TILE_SET(q5_k),
-                       q6_k = TILE_SET(q6_k), f32 = TILE_SET(f32), f16 = TILE_SET(f16), bf16 = TILE_SET(bf16);
-    switch (t) {
-    case LM_TYPE_Q4_0: return &q4_0;
-    case LM_TYPE_Q4_1: return &q4_1;
-    case LM_TYPE_Q5_0: return &q5_0;
-    case LM_TYPE_Q5_1: return &q5_1;
-    case LM_TYPE_Q8_0: return &q8_0;
-    case LM_TYPE_Q2_K: return &q2_k;
-    case LM_TYPE_Q3_K: return &q3_k;
-    case LM_TYPE_Q4_K: return &q4_k;
-    case LM_TYPE_Q5_K: return &q5_k;
-    case LM_TYPE_Q6_K: return &q6_k;
-    case LM_TYPE_F32: return &f32;
-    case LM_TYPE_F16: return &f16;
-    case LM_TYPE_BF16: return &bf16;
-    default: return NULL;
-    }
-}
-
-/* Rows r0..r1 for the tokens of x with an R-row tile and its 1-row tail. */
-static void run_tiles(tile_fn *tile, tile_fn *tile1, int R, int64_t n, const uint8_t *w, size_t wrb,
-                      const uint8_t *x, size_t xrb, float *y, int64_t ys, int64_t r0, int64_t r1) {
-    int64_t r = r0;
-    for (; r + R <= r1; r += R) tile(n, w + r * wrb, wrb, x, xrb, y + r, ys);
-    for (; r < r1; r++) tile1(n, w + r * wrb, wrb, x, xrb, y + r, ys);
-}
+/* One token goes one row at a time (gemv doubles as its own tail). */
+#define TILE_SET(name) {name##_gemv, name##_gemv, name##_gemm, name##_gemm1, 1, name##_gemm_rows, name##_gemm_tokens}
+LM_DEFINE_TILES_OF(TILE_SET)
 
 void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
              const void *xq, int n_tok, float *y, int64_t y_stride,
              int64_t r0, int64_t r1) {
     const tiles *ts = tiles_of(wtype);
     if (!ts || n_tok <= 0 || r1 <= r0) return;
-    const size_t xrb = lm_act_row_bytes(wtype, n_cols);
-    const uint8_t *x = xq;
-    int t = 0;
-    /* Token tiles read each weight row from memory once: a band of 32 rows
-     * stays in cache while all token tiles go past it. */
-    const int T = ts->gemm_tokens;
-    if (n_tok >= T) {
-        const int64_t band = 32;
-        for (int64_t rb = r0; rb < r1; rb += band) {
-            int64_t re = rb + band < r1 ? rb + band : r1;
-            for (t = 0; t + T <= n_tok; t += T)
-                run_tiles(ts->gemm, ts->gemm1, ts->gemm_rows, n_cols, w, w_row_bytes, x + t * xrb, xrb,
-                          y + t * y_stride, y_stride, rb, re);
-        }
-    }
-    for (; t < n_tok; t++)
-        run_tiles(ts->gemv, ts->gemv, 1, n_cols, w, w_row_bytes, x + t * xrb, xrb,
-                  y + t * y_stride, y_stride, r0, r1);
+    tiles_gemm(ts, n_cols, w, w_row_bytes, xq, lm_act_row_bytes(wtype, n_cols), n_tok, y, y_stride, r0, r1);
 }
 
 /* ---- float vector helpers ---- */
