@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "confidence.h"
+#include "alloc.h"
 #include "context.h"
 #include "error.h"
 #include "json_guide.h"
@@ -147,16 +148,7 @@ static long find_stop(const lm_generation *g) {
 }
 
 static int append_held(lm_generation *g, const char *bytes, size_t n) {
-    if (g->held_len + n > g->held_cap) {
-        size_t cap = (g->held_len + n) * 2;
-        char *grown = realloc(g->held, cap);
-        if (!grown) return 0;
-        g->held = grown;
-        g->held_cap = cap;
-    }
-    memcpy(g->held + g->held_len, bytes, n);
-    g->held_len += n;
-    return 1;
+    return lm_append_bytes(&g->held, &g->held_len, &g->held_cap, bytes, n, 0);
 }
 
 /* Moves the first n held bytes into the caller's piece. */

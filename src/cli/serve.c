@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "cli.h"
 #include "commands.h"
 #include "serve_chat.h"
@@ -120,15 +121,7 @@ static int append_body(request *r, const char *data, size_t n) {
         r->too_large = 1;
         n = MAX_BODY - r->len;
     }
-    if (r->len + n + 1 > r->cap) {
-        const size_t cap = (r->len + n + 1) * 2 < MAX_BODY + 1 ? (r->len + n + 1) * 2 : MAX_BODY + 1;
-        char *grown = realloc(r->body, cap);
-        if (!grown) return 0;
-        r->body = grown;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
+    if (!lm_append_bytes(&r->body, &r->len, &r->cap, data, n, 1)) return 0;
     r->body[r->len] = 0;
     return 1;
 }

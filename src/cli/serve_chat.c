@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "serve_chat.h"
 
@@ -323,16 +324,7 @@ typedef struct stream {
 } stream;
 
 static int queue_bytes(stream *st, const char *bytes, size_t n) {
-    if (st->len + n > st->cap) {
-        const size_t cap = (st->len + n) * 2;
-        char *grown = realloc(st->buf, cap);
-        if (!grown) return 0;
-        st->buf = grown;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, bytes, n);
-    st->len += n;
-    return 1;
+    return lm_append_bytes(&st->buf, &st->len, &st->cap, bytes, n, 0);
 }
 
 /* Queues "data: <json>\n\n"; takes ownership of event. */
