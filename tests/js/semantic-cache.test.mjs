@@ -139,3 +139,15 @@ test('bad options and arguments are errors with codes', async () => {
   await assert.rejects(c.lookup(42), { code: 'E_ARGUMENT' });
   await assert.rejects(c.store('a', { not: 'a string' }), { code: 'E_ARGUMENT' });
 });
+
+test('store() after a missed lookup() of the same query embeds it once', async () => {
+  const asked = [];
+  const counting = async (text) => { asked.push(text); return embed(text); };
+  const cache = new SemanticCache({ embed: counting, namespace: `test-${nextNamespace++}`, storage: 'memory' });
+  assert.equal(await cache.lookup('a question'), null);
+  await cache.store('a question', 'an answer');
+  assert.deepEqual(asked, ['a question']);
+  assert.equal((await cache.lookup('a question')).answer, 'an answer');
+  await cache.lookup('another question');
+  assert.deepEqual(asked, ['a question', 'another question']);
+});

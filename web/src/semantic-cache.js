@@ -151,6 +151,7 @@ export class SemanticCache {
   #threshold;
   #maxEntries;
   #store;
+  #last = null; // { query, vector }: store() after a missed lookup() of the same query
 
   constructor({ embed, namespace, threshold = 0.95, maxEntries = 500, storage } = {}) {
     if (typeof embed !== 'function') throw optionError('SemanticCache needs an embed(text) function');
@@ -213,12 +214,16 @@ export class SemanticCache {
 
   // The query's embedding as a Float32Array, or null when it cannot be made
   // (too long for the context, the model unloaded...): such a query is a miss.
+  // The last one is kept: a router stores the answer to the query it just
+  // looked up, and embedding it again would cost a second forward pass.
   async #vector(query) {
     if (typeof query !== 'string') throw cacheError('E_ARGUMENT', 'the query must be a string');
+    if (this.#last?.query === query) return this.#last.vector;
     try {
       const vector = await this.#embed(query);
       if (!(vector instanceof Float32Array) && !Array.isArray(vector)) throw new Error('embed() returned no vector');
-      return Float32Array.from(vector);
+      this.#last = { query, vector: Float32Array.from(vector) };
+      return this.#last.vector;
     } catch (error) {
       console.warn(`localm SemanticCache: cannot embed the query, treating it as a miss: ${error.message}`);
       return null;
