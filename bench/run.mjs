@@ -32,6 +32,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const PROMPT_TOKENS = 128;
 const GEN_TOKENS = 64;
 const THREADS = [1, 2];
+const WARMUP_ROUNDS = 1;
 // The architecture each shape of localm-synth is benchmarked as.
 const SHAPE_ARCH = { 'smollm2-135m': 'llama', 'smollm2-360m': 'llama', 'qwen2.5-0.5b': 'qwen2',
   'gemma3-1b': 'gemma3' };
@@ -135,13 +136,18 @@ async function browserModel(page, m, opts, results, builds) {
       ([e, u, t, n]) => window.bench.open(e, u, t, n), [v.engine, url, v.threads, PROMPT_TOKENS + GEN_TOKENS + 16]) }));
     results.set(m, v.key, v.result);
   }
-  for (let r = 0; r < opts.reps; r++) {
+  // Round 0 is a warm-up of the full size, not recorded: V8 first runs wasm
+  // from its baseline compiler and swaps in optimized code as functions get
+  // hot, in the background; the first full round of an engine was up to 40%
+  // slower than the next ones.
+  for (let r = -WARMUP_ROUNDS; r < opts.reps; r++) {
     for (const v of open.filter((x) => x.result.status === 'ok')) {
-      log(`${m.name}: ${v.engine}, ${v.threads} thread(s), repetition ${r + 1}/${opts.reps}`);
+      log(`${m.name}: ${v.engine}, ${v.threads} thread(s), ` +
+        `${r < 0 ? 'warm-up' : `repetition ${r + 1}/${opts.reps}`}`);
       const sample = await attempt(() => page.evaluate(([id, p, g]) => window.bench.run(id, p, g),
         [v.result.id, PROMPT_TOKENS, GEN_TOKENS]));
-      if (sample.status === 'ok') v.result.runs.push(sample);
-      else v.result.status = sample.status;
+      if (sample.status !== 'ok') v.result.status = sample.status;
+      else if (r >= 0) v.result.runs.push(sample);
     }
   }
   for (const v of open) {
