@@ -137,7 +137,8 @@ typedef struct gemm_job {
     lm_context *c;
     const lm_layer *ffn; /* set: the products are gate (p[0]) and up, then activated */
     int64_t chunk;       /* rows per chunk, a multiple of 16 so SIMD kernels keep whole row blocks */
-    atomic_long next;    /* chunks taken so far */
+    int64_t n_chunks;    /* of all products in turn */
+    atomic_long next[LM_MAX_THREADS]; /* thread i's next chunk within its share */
 } gemm_job;
 
 static product whole(const lm_matrix *w, float *out) { return (product){w, 0, w->rows, NULL, out}; }
@@ -149,40 +150,45 @@ static void product_rows(const gemm_job *j, const product *p, int64_t r0, int64_
             j->n, p->out, p->rows, r0, r1);
 }
 
-/* Threads take chunks of rows, the next one as soon as they finish one, so
- * a thread that the system deschedules or that gets the heavier rows (a
- * Q6_K v next to a Q4_K k) does less instead of holding the others up.
- * Chunks run through the products in turn; for the feed-forward, a chunk is
- * the same rows of gate and up, activated right away. */
+static int64_t chunks_of(const gemm_job *j, const product *p) { return (p->rows + j->chunk - 1) / j->chunk; }
+
+/* Chunk c runs through the products in turn; for the feed-forward, a chunk
+ * is the same rows of gate and up, activated right away. */
+static void run_chunk(const gemm_job *j, int64_t c) {
+    int i = 0;
+    if (!j->ffn)
+        for (; c >= chunks_of(j, &j->p[i]); i++) c -= chunks_of(j, &j->p[i]);
+    const int64_t r0 = c * j->chunk, r1 = r0 + j->chunk < j->p[i].rows ? r0 + j->chunk : j->p[i].rows;
+    if (!j->ffn) {
+        product_rows(j, &j->p[i], r0, r1);
+        return;
+    }
+    for (int k = 0; k < j->n_products; k++) product_rows(j, &j->p[k], r0, r1);
+    activate(j->c, j->ffn, j->n, r0, r1);
+}
+
+static int64_t share_begin(const gemm_job *j, int ith, int nth) { return j->n_chunks * ith / nth; }
+
+/* Each thread owns a contiguous share of the chunks and runs it in order,
+ * so its weights stream from memory as one run; then it takes what is left
+ * of the others' shares. A thread that the system deschedules (two threads
+ * on two cores share them with the browser) or that got the heavier rows (a
+ * Q6_K v next to a Q4_K k) then holds nobody up for more than one chunk. */
 static void gemm_task(void *arg, int ith, int nth) {
     gemm_job *j = arg;
-    const int lists = j->ffn ? 1 : j->n_products;
-    for (;;) {
-        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        int i = 0;
-        for (; i < lists; i++) {
-            const int64_t count = (j->p[i].rows + j->chunk - 1) / j->chunk;
-            if (c < count) break;
-            c -= count;
-        }
-        if (i == lists) return;
-        const int64_t r0 = c * j->chunk, r1 = r0 + j->chunk < j->p[i].rows ? r0 + j->chunk : j->p[i].rows;
-        if (!j->ffn) {
-            product_rows(j, &j->p[i], r0, r1);
-            continue;
-        }
-        for (int k = 0; k < j->n_products; k++) product_rows(j, &j->p[k], r0, r1);
-        activate(j->c, j->ffn, j->n, r0, r1);
+    for (int k = 0; k < nth; k++) {
+        const int owner = (ith + k) % nth;
+        const int64_t end = share_begin(j, owner + 1, nth);
+        for (int64_t c; (c = atomic_fetch_add_explicit(&j->next[owner], 1, memory_order_relaxed)) < end;)
+            run_chunk(j, c);
     }
 }
 
-/* For a batch, about 8 chunks per thread: few enough that taking one costs
- * nothing next to its rows, enough to even out. For one token, one chunk
- * per thread: its product streams weights from memory, and every chunk
- * start costs a new prefetch stream (8 chunks measured 12% slower decoding).
- * One thread takes whole products. */
+/* For a batch, about 8 chunks per thread, for one token 4: few enough that
+ * taking one costs nothing next to its rows, enough that the others can take
+ * over a late thread's work. One thread takes whole products. */
 static int64_t chunk_rows(const gemm_job *job, int n_threads) {
-    const int per_thread = job->n >= 4 ? 8 : 1;
+    const int per_thread = job->n >= 4 ? 8 : 4;
     int64_t rows = 0;
     for (int i = 0; i < (job->ffn ? 1 : job->n_products); i++)
         rows = n_threads > 1 ? rows + job->p[i].rows : (job->p[i].rows > rows ? job->p[i].rows : rows);
@@ -203,9 +209,12 @@ static void multiply(lm_context *c, gemm_job *job, const float *in) {
             lm_quantize_act(p->w->type, in + (size_t)t * p->w->cols, (char *)c->act[i] + t * stride, p->w->cols);
         p->act = c->act[i];
     }
+    const int nth = lm_pool_size(c->pool);
     job->c = c;
-    job->chunk = chunk_rows(job, lm_pool_size(c->pool));
-    atomic_init(&job->next, 0);
+    job->chunk = chunk_rows(job, nth);
+    job->n_chunks = 0;
+    for (int i = 0; i < (job->ffn ? 1 : job->n_products); i++) job->n_chunks += chunks_of(job, &job->p[i]);
+    for (int i = 0; i < nth; i++) atomic_init(&job->next[i], share_begin(job, i, nth));
     lm_pool_run(c->pool, gemm_task, job);
 }
 
