@@ -233,17 +233,33 @@ typedef struct {
     uint16_t d, m; /* halves, converted where the tile applies them */
 } wblock32;
 
-/* Bit j (element j) of Q5's 32-bit qh as 16 in the element's lane: lanes of
- * vector 0 hold elements 2i, then 16+2i, 2i+1, 17+2i. A lane is 16 unless
- * its masked bit is 0 (eq + andnot: v128 has no cheap "not equal"). */
-INLINE void add_fifth_bits(const uint8_t *qh, v128_t w[4]) {
-    const v128_t even = wasm_i16x8_make(1 << 0, 1 << 2, 1 << 4, 1 << 6, 1 << 8, 1 << 10, 1 << 12, (int16_t)(1 << 14));
-    const v128_t odd = wasm_i16x8_shl(even, 1), sixteen = wasm_i16x8_splat(16), zero = wasm_i16x8_splat(0);
-    v128_t lo = wasm_v128_load16_splat(qh), hi = wasm_v128_load16_splat(qh + 2);
-    const v128_t bits[4] = {wasm_v128_and(lo, even), wasm_v128_and(hi, even), wasm_v128_and(lo, odd),
-                            wasm_v128_and(hi, odd)};
-    for (int v = 0; v < 4; v++)
-        w[v] = wasm_v128_or(w[v], wasm_v128_andnot(sixteen, wasm_i16x8_eq(bits[v], zero)));
+/* v unchanged, hidden from clang's rewrites: it turns x & bit == bit into
+ * x & bit != 0, which V8 emits as eq + not (three instructions). */
+INLINE v128_t opaque(v128_t v) {
+    __asm__("" : "+r"(v));
+    return v;
+}
+
+/* Nibbles of 16 bytes with the fifth bits of Q5's 32-bit qh (bit j is bit 4
+ * of element j), in the nibble decoder's lanes. The bits are spread to
+ * bytes (byte j gets qh byte j / 8, kept if its bit j % 8 is set, as 16) and
+ * merged with the nibbles at byte level, elements 0..15 in the low nibbles'
+ * bytes and 16..31 in the high nibbles', before the split into lanes:
+ * 8 byte-wide vector operations instead of 16 word-wide ones. */
+INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
+    const v128_t bit = opaque(wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128));
+    const v128_t nib = wasm_i8x16_splat(0x0F), b4 = wasm_i8x16_splat(0x10), low = wasm_i16x8_splat(0xFF);
+    const v128_t spread_lo = wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t spread_hi = wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    v128_t h = wasm_v128_load32_zero(qh), l = wasm_v128_load(qs);
+    v128_t hl = wasm_i8x16_swizzle(h, spread_lo), hh = wasm_i8x16_swizzle(h, spread_hi);
+    v128_t x = wasm_v128_or(wasm_v128_and(l, nib), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hl, bit), bit), b4));
+    v128_t y = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib),
+                            wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hh, bit), bit), b4));
+    v[0] = wasm_v128_and(x, low);
+    v[1] = wasm_v128_and(y, low);
+    v[2] = wasm_u16x8_shr(x, 8);
+    v[3] = wasm_u16x8_shr(y, 8);
 }
 
 INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
@@ -262,16 +278,14 @@ INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
 
 INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
     const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
-    nibbles(b->qs, o->w);
-    add_fifth_bits(b->qh, o->w); /* the -16 is in the activation's off */
+    nibbles5(b->qs, b->qh, o->w); /* the -16 is in the activation's off */
     o->d = b->d;
     o->m = 0;
 }
 
 INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
     const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
-    nibbles(b->qs, o->w);
-    add_fifth_bits(b->qh, o->w);
+    nibbles5(b->qs, b->qh, o->w);
     o->d = b->d;
     o->m = b->m;
 }
