@@ -184,6 +184,10 @@ static void quantize_act32(lm_type t, const float *x, act32 *a) {
     a->d = act_scale(x, 32, &id);
     for (int k = 0; k < 4; k++) q[k] = quantize8(x + 8 * k, id);
     store_chunk(a->q, q, q + 2);
+    if (t != LM_TYPE_Q8_0) /* the nibble decoders' pair lanes: see nibble_pairs */
+        for (int k = 0; k < 16; k += 8)
+            wasm_v128_store(a->q + 16 + k, wasm_i16x8_sub(wasm_v128_load(a->q + 16 + k),
+                                                          wasm_i16x8_shl(wasm_v128_load(a->q + k), 8)));
     v128_t s = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(q[0], q[1]), wasm_i16x8_add(q[2], q[3])));
     int sum = wasm_i32x4_extract_lane(sum_lanes4(s, s, s, s), 0);
     int offset = t == LM_TYPE_Q4_0 ? 8 : t == LM_TYPE_Q5_0 ? 16 : 0;
@@ -240,15 +244,32 @@ INLINE v128_t opaque(v128_t v) {
     return v;
 }
 
-/* Nibbles of 16 bytes with the fifth bits of Q5's 32-bit qh (bit j is bit 4
- * of element j), in the nibble decoder's lanes. The bits are spread to
- * bytes (byte j gets qh byte j / 8, kept if its bit j % 8 is set, as 16) and
- * merged with the nibbles at byte level, elements 0..15 in the low nibbles'
- * bytes and 16..31 in the high nibbles', before the split into lanes:
- * 8 byte-wide vector operations instead of 16 word-wide ones. */
+/* Vectors 0 and 1 of the 32-block nibble decoders hold element pairs: lane
+ * i of vector 0 is e(2i) + 256 e(2i + 1), of vector 1 e(16 + 2i) + 256
+ * e(17 + 2i) (the bytes as they are, one mask fewer each), vectors 2 and 3
+ * the odd elements alone. The activation vectors 2 and 3 are stored minus
+ * 256 times vectors 0 and 1, which cancels the 256 e(odd) terms:
+ * w0.a0 + w2.(a2 - 256 a0) = e(even).a0 + e(odd).a2. No overflow: |e| <= 31,
+ * |a2 - 256 a0| <= 32639, int32 sums. */
+INLINE void nibble_pairs(v128_t x, v128_t y, v128_t v[4]) {
+    v[0] = x;
+    v[1] = y;
+    v[2] = wasm_u16x8_shr(x, 8);
+    v[3] = wasm_u16x8_shr(y, 8);
+}
+
+/* Q4: elements 0..15 are the low nibbles of the 16 bytes, 16..31 the high. */
+INLINE void nibbles4(const uint8_t *qs, v128_t v[4]) {
+    v128_t l = wasm_v128_load(qs), nib = wasm_i8x16_splat(0x0F);
+    nibble_pairs(wasm_v128_and(l, nib), wasm_v128_and(wasm_u16x8_shr(l, 4), nib), v);
+}
+
+/* Q5: the nibbles with the fifth bits of the 32-bit qh (bit j is bit 4 of
+ * element j), merged at byte level: byte j of a swizzle gets qh byte j / 8,
+ * kept if its bit j % 8 is set, as 16. */
 INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
     const v128_t bit = opaque(wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128));
-    const v128_t nib = wasm_i8x16_splat(0x0F), b4 = wasm_i8x16_splat(0x10), low = wasm_i16x8_splat(0xFF);
+    const v128_t nib = wasm_i8x16_splat(0x0F), b4 = wasm_i8x16_splat(0x10);
     const v128_t spread_lo = wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const v128_t spread_hi = wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     v128_t h = wasm_v128_load32_zero(qh), l = wasm_v128_load(qs);
@@ -256,22 +277,19 @@ INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
     v128_t x = wasm_v128_or(wasm_v128_and(l, nib), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hl, bit), bit), b4));
     v128_t y = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib),
                             wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hh, bit), bit), b4));
-    v[0] = wasm_v128_and(x, low);
-    v[1] = wasm_v128_and(y, low);
-    v[2] = wasm_u16x8_shr(x, 8);
-    v[3] = wasm_u16x8_shr(y, 8);
+    nibble_pairs(x, y, v);
 }
 
 INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
     const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
-    nibbles(b->qs, o->w); /* the -8 is in the activation's off */
+    nibbles4(b->qs, o->w); /* the -8 is in the activation's off */
     o->d = b->d;
     o->m = 0;
 }
 
 INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
     const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
-    nibbles(b->qs, o->w);
+    nibbles4(b->qs, o->w);
     o->d = b->d;
     o->m = b->m;
 }
