@@ -237,13 +237,6 @@ typedef struct {
     uint16_t d, m; /* halves, converted where the tile applies them */
 } wblock32;
 
-/* v unchanged, hidden from clang's rewrites: it turns x & bit == bit into
- * x & bit != 0, which V8 emits as eq + not (three instructions). */
-INLINE v128_t opaque(v128_t v) {
-    __asm__("" : "+r"(v));
-    return v;
-}
-
 /* Vectors 0 and 1 of the 32-block nibble decoders hold element pairs: lane
  * i of vector 0 is e(2i) + 256 e(2i + 1), of vector 1 e(16 + 2i) + 256
  * e(17 + 2i) (the bytes as they are, one mask fewer each), vectors 2 and 3
@@ -264,20 +257,32 @@ INLINE void nibbles4(const uint8_t *qs, v128_t v[4]) {
     nibble_pairs(wasm_v128_and(l, nib), wasm_v128_and(wasm_u16x8_shr(l, 4), nib), v);
 }
 
+/* Byte k of fifth_bits[b] is 16 if bit k of b is set, else 0: the fifth
+ * bits of 8 Q5 elements from one qh byte, as bytes. */
+#define FIFTH(b) ((b)&1ull) << 4 | ((b) >> 1 & 1ull) << 12 | ((b) >> 2 & 1ull) << 20 | ((b) >> 3 & 1ull) << 28 | \
+                 ((b) >> 4 & 1ull) << 36 | ((b) >> 5 & 1ull) << 44 | ((b) >> 6 & 1ull) << 52 | ((b) >> 7 & 1ull) << 60
+#define FIFTH4(b) FIFTH(b), FIFTH(b + 1), FIFTH(b + 2), FIFTH(b + 3)
+#define FIFTH16(b) FIFTH4(b), FIFTH4(b + 4), FIFTH4(b + 8), FIFTH4(b + 12)
+#define FIFTH64(b) FIFTH16(b), FIFTH16(b + 16), FIFTH16(b + 32), FIFTH16(b + 48)
+static const uint64_t fifth_bits[256] = {FIFTH64(0), FIFTH64(64), FIFTH64(128), FIFTH64(192)};
+#undef FIFTH64
+#undef FIFTH16
+#undef FIFTH4
+#undef FIFTH
+
+/* Two qh bytes' fifth bits as 16 bytes: a table load and a lane insert,
+ * where spreading bits with vector operations (swizzle, and, eq, and) takes
+ * four operations. */
+INLINE v128_t fifth_bytes(const uint8_t *qh) {
+    return wasm_v128_load64_lane(&fifth_bits[qh[1]], wasm_v128_load64_zero(&fifth_bits[qh[0]]), 1);
+}
+
 /* Q5: the nibbles with the fifth bits of the 32-bit qh (bit j is bit 4 of
- * element j), merged at byte level: byte j of a swizzle gets qh byte j / 8,
- * kept if its bit j % 8 is set, as 16. */
+ * element j), merged at byte level. */
 INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
-    const v128_t bit = opaque(wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128));
-    const v128_t nib = wasm_i8x16_splat(0x0F), b4 = wasm_i8x16_splat(0x10);
-    const v128_t spread_lo = wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const v128_t spread_hi = wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    v128_t h = wasm_v128_load32_zero(qh), l = wasm_v128_load(qs);
-    v128_t hl = wasm_i8x16_swizzle(h, spread_lo), hh = wasm_i8x16_swizzle(h, spread_hi);
-    v128_t x = wasm_v128_or(wasm_v128_and(l, nib), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hl, bit), bit), b4));
-    v128_t y = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib),
-                            wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hh, bit), bit), b4));
-    nibble_pairs(x, y, v);
+    v128_t l = wasm_v128_load(qs), nib = wasm_i8x16_splat(0x0F);
+    nibble_pairs(wasm_v128_or(wasm_v128_and(l, nib), fifth_bytes(qh)),
+                 wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), fifth_bytes(qh + 2)), v);
 }
 
 INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
