@@ -105,6 +105,12 @@ INLINE v128_t halves_to_f32x4(const uint8_t *p, size_t stride, int R) {
     return top_halves_to_f32(LM_TYPE_F16, wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11));
 }
 
+/* The half at p in every lane as a float: a 16-bit splat puts it in the
+ * top of every 32-bit lane. */
+INLINE v128_t half_splat_f32(const uint8_t *p) {
+    return top_halves_to_f32(LM_TYPE_F16, wasm_v128_load16_splat(p));
+}
+
 /* Lane i of v in every lane (i is a constant once inlined into a tile). */
 INLINE v128_t splat_lane(v128_t v, int i) {
     switch (i) {
@@ -230,12 +236,10 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
     }
 }
 
-/* ---- 32-block weights: decode to 4 int16 vectors, scale d, min m ---- */
+/* ---- 32-block weights: decode to 4 int16 vectors ---- */
 
-typedef struct {
-    v128_t w[4];
-    uint16_t d, m; /* halves, converted where the tile applies them */
-} wblock32;
+/* The tiles read each block's half d (then half m for Q4_1/Q5_1) where it
+ * starts, and convert several at once. */
 
 /* Vectors 0 and 1 of the 32-block nibble decoders hold element pairs: lane
  * i of vector 0 is e(2i) + 256 e(2i + 1), of vector 1 e(16 + 2i) + 256
@@ -285,47 +289,35 @@ INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
                  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), fifth_bytes(qh + 2)), v);
 }
 
-INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
-    nibbles4(b->qs, o->w); /* the -8 is in the activation's off */
-    o->d = b->d;
-    o->m = 0;
+INLINE void decode_q4_0(const uint8_t *p, v128_t w[4]) {
+    nibbles4(((const lm_block_q4_0 *)p)->qs, w); /* the -8 is in the activation's off */
 }
 
-INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
-    nibbles4(b->qs, o->w);
-    o->d = b->d;
-    o->m = b->m;
+INLINE void decode_q4_1(const uint8_t *p, v128_t w[4]) {
+    nibbles4(((const lm_block_q4_1 *)p)->qs, w);
 }
 
-INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
+INLINE void decode_q5_0(const uint8_t *p, v128_t w[4]) {
     const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
-    nibbles5(b->qs, b->qh, o->w); /* the -16 is in the activation's off */
-    o->d = b->d;
-    o->m = 0;
+    nibbles5(b->qs, b->qh, w); /* the -16 is in the activation's off */
 }
 
-INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
+INLINE void decode_q5_1(const uint8_t *p, v128_t w[4]) {
     const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
-    nibbles5(b->qs, b->qh, o->w);
-    o->d = b->d;
-    o->m = b->m;
+    nibbles5(b->qs, b->qh, w);
 }
 
 /* Sign-extended even bytes are (L << 8) >> 8, odd bytes L >> 8. */
-INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
+INLINE void decode_q8_0(const uint8_t *p, v128_t w[4]) {
     const lm_block_q8_0 *b = (const lm_block_q8_0 *)p;
     v128_t lo = wasm_v128_load(b->qs), hi = wasm_v128_load(b->qs + 16);
-    o->w[0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
-    o->w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
-    o->w[2] = wasm_i16x8_shr(lo, 8);
-    o->w[3] = wasm_i16x8_shr(hi, 8);
-    o->d = b->d;
-    o->m = 0;
+    w[0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
+    w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
+    w[2] = wasm_i16x8_shr(lo, 8);
+    w[3] = wasm_i16x8_shr(hi, 8);
 }
 
-typedef void decode32_fn(const uint8_t *p, wblock32 *o);
+typedef void decode32_fn(const uint8_t *p, v128_t w[4]);
 
 /* R rows x four tokens (prompt tiles): each row's dots with the four tokens
  * are summed across lanes into one vector (lane t = token t). */
@@ -336,14 +328,12 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a[4] = {x + b, x + xrb + b, x + 2 * xrb + b, x + 3 * xrb + b};
         v128_t da = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
-        /* Every block type starts with its half d (then m for Q4_1/Q5_1). */
         const v128_t dw = halves_to_f32x4(w + b * bbytes, wrb, R);
         const v128_t mw = has_min ? halves_to_f32x4(w + b * bbytes + 2, wrb, R) : dw;
         for (int r = 0; r < R; r++) {
-            wblock32 wb;
-            decode(w + r * wrb + b * bbytes, &wb);
-            v128_t q = sum_lanes4(dot32(wb.w, a[0]->q), dot32(wb.w, a[1]->q), dot32(wb.w, a[2]->q),
-                                  dot32(wb.w, a[3]->q));
+            v128_t wv[4];
+            decode(w + r * wrb + b * bbytes, wv);
+            v128_t q = sum_lanes4(dot32(wv, a[0]->q), dot32(wv, a[1]->q), dot32(wv, a[2]->q), dot32(wv, a[3]->q));
             if (has_off) q = wasm_i32x4_add(q, wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]));
             v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), da);
             acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, splat_lane(dw, r)));
@@ -360,19 +350,23 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
     }
 }
 
-/* One row x one token: matrix-vector products and the tails. */
+/* One row x one token: matrix-vector products and the tails. The scales
+ * are converted as splats (vector operations; a scalar conversion, move and
+ * splat take more instructions); the Q4_1/Q5_1 min goes to lane 0 only. */
 INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_off, int has_min, int64_t nb, const uint8_t *w,
                        const act32 *x, float *y) {
     v128_t acc = wasm_f32x4_splat(0);
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a = x + b;
-        wblock32 wb;
-        decode(w + b * bbytes, &wb);
-        v128_t q = dot32(wb.w, a->q);
+        const uint8_t *p = w + b * bbytes;
+        v128_t wv[4];
+        decode(p, wv);
+        v128_t q = dot32(wv, a->q);
         if (has_off) q = wasm_i32x4_add(q, wasm_v128_load(a->off));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q),
-                                                 wasm_f32x4_splat(half_to_f32(wb.d) * a->d)));
-        if (has_min) acc = wasm_f32x4_add(acc, wasm_f32x4_make(half_to_f32(wb.m) * a->dsum, 0, 0, 0));
+        v128_t s = wasm_f32x4_mul(half_splat_f32(p), wasm_v128_load32_splat(&a->d));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), s));
+        if (has_min)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(half_splat_f32(p + 2), wasm_v128_load32_zero(&a->dsum)));
     }
     *y = hsum_f32x4(acc);
 }
