@@ -356,9 +356,8 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
 INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_off, int has_min, int64_t nb, const uint8_t *w,
                        const act32 *x, float *y) {
     v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        const act32 *a = x + b;
-        const uint8_t *p = w + b * bbytes;
+    const act32 *a = x, *end = x + nb;
+    for (const uint8_t *p = w; a < end; a++, p += bbytes) {
         v128_t wv[4];
         decode(p, wv);
         v128_t q = dot32(wv, a->q);
