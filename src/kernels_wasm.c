@@ -21,7 +21,7 @@
  * - A tile of R rows x T tokens decodes each weight block once for the T
  *   tokens (prompt evaluation) and loads each activation once for the R
  *   rows. Integer dots are summed across lanes only where a float scale
- *   must be applied: per block of the 32-block types (four rows' or four
+ *   must be applied: per block of the 32-block types (two rows' or four
  *   tokens' sums at once), per super-block of the K-quants.
  * Weights are GGUF blocks as stored (no repacking). */
 #include "kernels.h"
@@ -39,9 +39,11 @@
 
 /* 32 values of a 32-block type. The int16 lanes hold, in order, elements
  * 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31: the order of the Q4_0
- * nibble decoder (and of the others, which follow it). off is added to the
- * integer dot: its lanes sum to -8 * sum(q) for Q4_0, -16 * sum(q) for Q5_0,
- * 0 otherwise. dsum = d * sum(q) multiplies the Q4_1/Q5_1 min. */
+ * nibble decoder (and of the others, which follow it); for the Q4/Q5 types
+ * the last 16 lanes are stored minus 256 times the first 16 (see
+ * nibble_pairs). off is added to the integer dot: lane 0 holds -8 * sum(q)
+ * for Q4_0, -16 * sum(q) for Q5_0, 0 otherwise, the other lanes 0. dsum =
+ * d * sum(q) multiplies the Q4_1/Q5_1 min. */
 typedef struct {
     int16_t q[32];
     int32_t off[4];
@@ -109,6 +111,12 @@ INLINE v128_t halves_to_f32x4(const uint8_t *p, size_t stride, int R) {
  * top of every 32-bit lane. */
 INLINE v128_t half_splat_f32(const uint8_t *p) {
     return top_halves_to_f32(LM_TYPE_F16, wasm_v128_load16_splat(p));
+}
+
+/* The halves at p and p + stride as the floats of lanes 0-1 and 2-3. */
+INLINE v128_t half_pairs_f32(const uint8_t *p, size_t stride) {
+    v128_t a = wasm_v128_load16_splat(p), b = wasm_v128_load16_splat(p + stride);
+    return top_halves_to_f32(LM_TYPE_F16, wasm_i16x8_shuffle(a, b, 0, 1, 2, 3, 12, 13, 14, 15));
 }
 
 /* Lane i of v in every lane (i is a constant once inlined into a tile). */
@@ -238,9 +246,6 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
 
 /* ---- 32-block weights: decode to 4 int16 vectors ---- */
 
-/* The tiles read each block's half d (then half m for Q4_1/Q5_1) where it
- * starts, and convert several at once. */
-
 /* Vectors 0 and 1 of the 32-block nibble decoders hold element pairs: lane
  * i of vector 0 is e(2i) + 256 e(2i + 1), of vector 1 e(16 + 2i) + 256
  * e(17 + 2i) (the bytes as they are, one mask fewer each), vectors 2 and 3
@@ -317,6 +322,8 @@ INLINE void decode_q8_0(const uint8_t *p, v128_t w[4]) {
     w[3] = wasm_i16x8_shr(hi, 8);
 }
 
+/* The tiles read each block's half d (then half m for Q4_1/Q5_1) where it
+ * starts, and convert several at once. */
 typedef void decode32_fn(const uint8_t *p, v128_t w[4]);
 
 /* R rows x four tokens (prompt tiles): each row's dots with the four tokens
@@ -384,15 +391,14 @@ INLINE void tile32_rows2(decode32_fn decode, size_t bbytes, int has_off, int has
         decode(p + wrb, wv);
         v128_t q1 = dot32(wv, a->q);
         v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(q0, q1, 0, 1, 4, 5), wasm_i32x4_shuffle(q0, q1, 2, 3, 6, 7));
-        if (has_off) s = wasm_i32x4_add(s, wasm_i32x4_shuffle(wasm_v128_load(a->off), wasm_v128_load(a->off), 0, 1, 0, 1));
-        v128_t h = wasm_i16x8_shuffle(wasm_v128_load16_splat(p), wasm_v128_load16_splat(p + wrb), 0, 1, 2, 3, 12, 13, 14, 15);
-        v128_t f = wasm_f32x4_mul(top_halves_to_f32(LM_TYPE_F16, h), wasm_v128_load32_splat(&a->d));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), f));
-        if (has_min) {
-            v128_t m = wasm_i16x8_shuffle(wasm_v128_load16_splat(p + 2), wasm_v128_load16_splat(p + wrb + 2), 0, 1, 2, 3, 12, 13, 14, 15);
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(top_halves_to_f32(LM_TYPE_F16, m),
-                                                     wasm_f32x4_make(a->dsum, 0, a->dsum, 0)));
+        if (has_off) {
+            v128_t off = wasm_v128_load(a->off);
+            s = wasm_i32x4_add(s, wasm_i32x4_shuffle(off, off, 0, 1, 0, 1));
         }
+        v128_t f = wasm_f32x4_mul(half_pairs_f32(p, wrb), wasm_v128_load32_splat(&a->d));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), f));
+        if (has_min)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(half_pairs_f32(p + 2, wrb), wasm_f32x4_make(a->dsum, 0, a->dsum, 0)));
     }
     acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 1, 0, 3, 2));
     y[0] = wasm_f32x4_extract_lane(acc, 0);
@@ -678,15 +684,15 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 
 /* ---- tiles per type ---- */
 
-/* Tile shapes, measured (bench/kernels): for one token, the 32-block types
- * do best one row at a time (V8 folds the activation loads; four decoded
- * rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
+/* Tile shapes, measured (bench/kernels): for one token, the Q4/Q5 types do
+ * best two rows at a time (up to ROWS2_MAX_BYTES per row), Q8_0 one (four
+ * decoded rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
  * 4 tokens summed across tokens for the 32-block types, one row x 4 tokens
  * for the others. */
 enum { GEMM_TOKENS = 4 };
 
 
-#define TILES32(name, blk, has_off, has_min, gemv_rows)                                                                      \
+#define TILES32(name, blk, has_off, has_min, gemv_rows)                                                     \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
         tile32(decode_##name, sizeof(blk), has_off, has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
