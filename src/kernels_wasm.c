@@ -21,7 +21,7 @@
  * - A tile of R rows x T tokens decodes each weight block once for the T
  *   tokens (prompt evaluation) and loads each activation once for the R
  *   rows. Integer dots are summed across lanes only where a float scale
- *   must be applied: per block of the 32-block types (four rows' or four
+ *   must be applied: per block of the 32-block types (two rows' or four
  *   tokens' sums at once), per super-block of the K-quants.
  * Weights are GGUF blocks as stored (no repacking). */
 #include "kernels.h"
@@ -39,9 +39,11 @@
 
 /* 32 values of a 32-block type. The int16 lanes hold, in order, elements
  * 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31: the order of the Q4_0
- * nibble decoder (and of the others, which follow it). off is added to the
- * integer dot: its lanes sum to -8 * sum(q) for Q4_0, -16 * sum(q) for Q5_0,
- * 0 otherwise. dsum = d * sum(q) multiplies the Q4_1/Q5_1 min. */
+ * nibble decoder (and of the others, which follow it); for the Q4/Q5 types
+ * the last 16 lanes are stored minus 256 times the first 16 (see
+ * nibble_pairs). off is added to the integer dot: lane 0 holds -8 * sum(q)
+ * for Q4_0, -16 * sum(q) for Q5_0, 0 otherwise, the other lanes 0. dsum =
+ * d * sum(q) multiplies the Q4_1/Q5_1 min. */
 typedef struct {
     int16_t q[32];
     int32_t off[4];
@@ -103,6 +105,18 @@ INLINE v128_t halves_to_f32x4(const uint8_t *p, size_t stride, int R) {
     if (R > 2) h = wasm_v128_load16_lane(p + 2 * stride, h, 2);
     if (R > 3) h = wasm_v128_load16_lane(p + 3 * stride, h, 3);
     return top_halves_to_f32(LM_TYPE_F16, wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11));
+}
+
+/* The half at p in every lane as a float: a 16-bit splat puts it in the
+ * top of every 32-bit lane. */
+INLINE v128_t half_splat_f32(const uint8_t *p) {
+    return top_halves_to_f32(LM_TYPE_F16, wasm_v128_load16_splat(p));
+}
+
+/* The halves at p and p + stride as the floats of lanes 0-1 and 2-3. */
+INLINE v128_t half_pairs_f32(const uint8_t *p, size_t stride) {
+    v128_t a = wasm_v128_load16_splat(p), b = wasm_v128_load16_splat(p + stride);
+    return top_halves_to_f32(LM_TYPE_F16, wasm_i16x8_shuffle(a, b, 0, 1, 2, 3, 12, 13, 14, 15));
 }
 
 /* Lane i of v in every lane (i is a constant once inlined into a tile). */
@@ -184,6 +198,10 @@ static void quantize_act32(lm_type t, const float *x, act32 *a) {
     a->d = act_scale(x, 32, &id);
     for (int k = 0; k < 4; k++) q[k] = quantize8(x + 8 * k, id);
     store_chunk(a->q, q, q + 2);
+    if (t != LM_TYPE_Q8_0) /* the nibble decoders' pair lanes: see nibble_pairs */
+        for (int k = 0; k < 16; k += 8)
+            wasm_v128_store(a->q + 16 + k, wasm_i16x8_sub(wasm_v128_load(a->q + 16 + k),
+                                                          wasm_i16x8_shl(wasm_v128_load(a->q + k), 8)));
     v128_t s = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(q[0], q[1]), wasm_i16x8_add(q[2], q[3])));
     int sum = wasm_i32x4_extract_lane(sum_lanes4(s, s, s, s), 0);
     int offset = t == LM_TYPE_Q4_0 ? 8 : t == LM_TYPE_Q5_0 ? 16 : 0;
@@ -226,69 +244,87 @@ void lm_quantize_act(lm_type wtype, const float *x, void *xq, int64_t n) {
     }
 }
 
-/* ---- 32-block weights: decode to 4 int16 vectors, scale d, min m ---- */
+/* ---- 32-block weights: decode to 4 int16 vectors ---- */
 
-typedef struct {
-    v128_t w[4];
-    uint16_t d, m; /* halves, converted where the tile applies them */
-} wblock32;
-
-/* Bit j (element j) of Q5's 32-bit qh as 16 in the element's lane: lanes of
- * vector 0 hold elements 2i, then 16+2i, 2i+1, 17+2i. A lane is 16 unless
- * its masked bit is 0 (eq + andnot: v128 has no cheap "not equal"). */
-INLINE void add_fifth_bits(const uint8_t *qh, v128_t w[4]) {
-    const v128_t even = wasm_i16x8_make(1 << 0, 1 << 2, 1 << 4, 1 << 6, 1 << 8, 1 << 10, 1 << 12, (int16_t)(1 << 14));
-    const v128_t odd = wasm_i16x8_shl(even, 1), sixteen = wasm_i16x8_splat(16), zero = wasm_i16x8_splat(0);
-    v128_t lo = wasm_v128_load16_splat(qh), hi = wasm_v128_load16_splat(qh + 2);
-    const v128_t bits[4] = {wasm_v128_and(lo, even), wasm_v128_and(hi, even), wasm_v128_and(lo, odd),
-                            wasm_v128_and(hi, odd)};
-    for (int v = 0; v < 4; v++)
-        w[v] = wasm_v128_or(w[v], wasm_v128_andnot(sixteen, wasm_i16x8_eq(bits[v], zero)));
+/* Vectors 0 and 1 of the 32-block nibble decoders hold element pairs: lane
+ * i of vector 0 is e(2i) + 256 e(2i + 1), of vector 1 e(16 + 2i) + 256
+ * e(17 + 2i) (the bytes as they are, one mask fewer each), vectors 2 and 3
+ * the odd elements alone. The activation vectors 2 and 3 are stored minus
+ * 256 times vectors 0 and 1, which cancels the 256 e(odd) terms:
+ * w0.a0 + w2.(a2 - 256 a0) = e(even).a0 + e(odd).a2. No overflow: |e| <= 31,
+ * |a2 - 256 a0| <= 32639, int32 sums. */
+INLINE void nibble_pairs(v128_t x, v128_t y, v128_t v[4]) {
+    v[0] = x;
+    v[1] = y;
+    v[2] = wasm_u16x8_shr(x, 8);
+    v[3] = wasm_u16x8_shr(y, 8);
 }
 
-INLINE void decode_q4_0(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_0 *b = (const lm_block_q4_0 *)p;
-    nibbles(b->qs, o->w); /* the -8 is in the activation's off */
-    o->d = b->d;
-    o->m = 0;
+/* Q4: elements 0..15 are the low nibbles of the 16 bytes, 16..31 the high. */
+INLINE void nibbles4(const uint8_t *qs, v128_t v[4]) {
+    v128_t l = wasm_v128_load(qs), nib = wasm_i8x16_splat(0x0F);
+    nibble_pairs(wasm_v128_and(l, nib), wasm_v128_and(wasm_u16x8_shr(l, 4), nib), v);
 }
 
-INLINE void decode_q4_1(const uint8_t *p, wblock32 *o) {
-    const lm_block_q4_1 *b = (const lm_block_q4_1 *)p;
-    nibbles(b->qs, o->w);
-    o->d = b->d;
-    o->m = b->m;
+/* Byte k of fifth_bits[b] is 16 if bit k of b is set, else 0: the fifth
+ * bits of 8 Q5 elements from one qh byte, as bytes. */
+#define FIFTH(b) ((b)&1ull) << 4 | ((b) >> 1 & 1ull) << 12 | ((b) >> 2 & 1ull) << 20 | ((b) >> 3 & 1ull) << 28 | \
+                 ((b) >> 4 & 1ull) << 36 | ((b) >> 5 & 1ull) << 44 | ((b) >> 6 & 1ull) << 52 | ((b) >> 7 & 1ull) << 60
+#define FIFTH4(b) FIFTH(b), FIFTH(b + 1), FIFTH(b + 2), FIFTH(b + 3)
+#define FIFTH16(b) FIFTH4(b), FIFTH4(b + 4), FIFTH4(b + 8), FIFTH4(b + 12)
+#define FIFTH64(b) FIFTH16(b), FIFTH16(b + 16), FIFTH16(b + 32), FIFTH16(b + 48)
+static const uint64_t fifth_bits[256] = {FIFTH64(0), FIFTH64(64), FIFTH64(128), FIFTH64(192)};
+#undef FIFTH64
+#undef FIFTH16
+#undef FIFTH4
+#undef FIFTH
+
+/* Two qh bytes' fifth bits as 16 bytes: a table load and a lane insert,
+ * where spreading bits with vector operations (swizzle, and, eq, and) takes
+ * four operations. */
+INLINE v128_t fifth_bytes(const uint8_t *qh) {
+    return wasm_v128_load64_lane(&fifth_bits[qh[1]], wasm_v128_load64_zero(&fifth_bits[qh[0]]), 1);
 }
 
-INLINE void decode_q5_0(const uint8_t *p, wblock32 *o) {
+/* Q5: the nibbles with the fifth bits of the 32-bit qh (bit j is bit 4 of
+ * element j), merged at byte level. */
+INLINE void nibbles5(const uint8_t *qs, const uint8_t *qh, v128_t v[4]) {
+    v128_t l = wasm_v128_load(qs), nib = wasm_i8x16_splat(0x0F);
+    nibble_pairs(wasm_v128_or(wasm_v128_and(l, nib), fifth_bytes(qh)),
+                 wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), fifth_bytes(qh + 2)), v);
+}
+
+INLINE void decode_q4_0(const uint8_t *p, v128_t w[4]) {
+    nibbles4(((const lm_block_q4_0 *)p)->qs, w); /* the -8 is in the activation's off */
+}
+
+INLINE void decode_q4_1(const uint8_t *p, v128_t w[4]) {
+    nibbles4(((const lm_block_q4_1 *)p)->qs, w);
+}
+
+INLINE void decode_q5_0(const uint8_t *p, v128_t w[4]) {
     const lm_block_q5_0 *b = (const lm_block_q5_0 *)p;
-    nibbles(b->qs, o->w);
-    add_fifth_bits(b->qh, o->w); /* the -16 is in the activation's off */
-    o->d = b->d;
-    o->m = 0;
+    nibbles5(b->qs, b->qh, w); /* the -16 is in the activation's off */
 }
 
-INLINE void decode_q5_1(const uint8_t *p, wblock32 *o) {
+INLINE void decode_q5_1(const uint8_t *p, v128_t w[4]) {
     const lm_block_q5_1 *b = (const lm_block_q5_1 *)p;
-    nibbles(b->qs, o->w);
-    add_fifth_bits(b->qh, o->w);
-    o->d = b->d;
-    o->m = b->m;
+    nibbles5(b->qs, b->qh, w);
 }
 
 /* Sign-extended even bytes are (L << 8) >> 8, odd bytes L >> 8. */
-INLINE void decode_q8_0(const uint8_t *p, wblock32 *o) {
+INLINE void decode_q8_0(const uint8_t *p, v128_t w[4]) {
     const lm_block_q8_0 *b = (const lm_block_q8_0 *)p;
     v128_t lo = wasm_v128_load(b->qs), hi = wasm_v128_load(b->qs + 16);
-    o->w[0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
-    o->w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
-    o->w[2] = wasm_i16x8_shr(lo, 8);
-    o->w[3] = wasm_i16x8_shr(hi, 8);
-    o->d = b->d;
-    o->m = 0;
+    w[0] = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8);
+    w[1] = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8);
+    w[2] = wasm_i16x8_shr(lo, 8);
+    w[3] = wasm_i16x8_shr(hi, 8);
 }
 
-typedef void decode32_fn(const uint8_t *p, wblock32 *o);
+/* The tiles read each block's half d (then half m for Q4_1/Q5_1) where it
+ * starts, and convert several at once. */
+typedef void decode32_fn(const uint8_t *p, v128_t w[4]);
 
 /* R rows x four tokens (prompt tiles): each row's dots with the four tokens
  * are summed across lanes into one vector (lane t = token t). */
@@ -299,14 +335,12 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
     for (int64_t b = 0; b < nb; b++) {
         const act32 *a[4] = {x + b, x + xrb + b, x + 2 * xrb + b, x + 3 * xrb + b};
         v128_t da = wasm_f32x4_make(a[0]->d, a[1]->d, a[2]->d, a[3]->d);
-        /* Every block type starts with its half d (then m for Q4_1/Q5_1). */
         const v128_t dw = halves_to_f32x4(w + b * bbytes, wrb, R);
         const v128_t mw = has_min ? halves_to_f32x4(w + b * bbytes + 2, wrb, R) : dw;
         for (int r = 0; r < R; r++) {
-            wblock32 wb;
-            decode(w + r * wrb + b * bbytes, &wb);
-            v128_t q = sum_lanes4(dot32(wb.w, a[0]->q), dot32(wb.w, a[1]->q), dot32(wb.w, a[2]->q),
-                                  dot32(wb.w, a[3]->q));
+            v128_t wv[4];
+            decode(w + r * wrb + b * bbytes, wv);
+            v128_t q = sum_lanes4(dot32(wv, a[0]->q), dot32(wv, a[1]->q), dot32(wv, a[2]->q), dot32(wv, a[3]->q));
             if (has_off) q = wasm_i32x4_add(q, wasm_i32x4_make(a[0]->off[0], a[1]->off[0], a[2]->off[0], a[3]->off[0]));
             v128_t s = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), da);
             acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(s, splat_lane(dw, r)));
@@ -323,27 +357,66 @@ INLINE void tile32_tokens4(decode32_fn decode, size_t bbytes, int has_off, int h
     }
 }
 
-/* One row x one token: matrix-vector products and the tails. */
+/* One row x one token: matrix-vector products and the tails. The scales
+ * are converted as splats (vector operations; a scalar conversion, move and
+ * splat take more instructions); the Q4_1/Q5_1 min goes to lane 0 only. */
 INLINE void tile32_one(decode32_fn decode, size_t bbytes, int has_off, int has_min, int64_t nb, const uint8_t *w,
                        const act32 *x, float *y) {
     v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        const act32 *a = x + b;
-        wblock32 wb;
-        decode(w + b * bbytes, &wb);
-        v128_t q = dot32(wb.w, a->q);
+    const act32 *a = x, *end = x + nb;
+    for (const uint8_t *p = w; a < end; a++, p += bbytes) {
+        v128_t wv[4];
+        decode(p, wv);
+        v128_t q = dot32(wv, a->q);
         if (has_off) q = wasm_i32x4_add(q, wasm_v128_load(a->off));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q),
-                                                 wasm_f32x4_splat(half_to_f32(wb.d) * a->d)));
-        if (has_min) acc = wasm_f32x4_add(acc, wasm_f32x4_make(half_to_f32(wb.m) * a->dsum, 0, 0, 0));
+        v128_t s = wasm_f32x4_mul(half_splat_f32(p), wasm_v128_load32_splat(&a->d));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q), s));
+        if (has_min)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(half_splat_f32(p + 2), wasm_v128_load32_zero(&a->dsum)));
     }
     *y = hsum_f32x4(acc);
 }
 
+/* Two rows x one token (matrix-vector products), lanes 0-1 row 0 and 2-3
+ * row 1: one conversion and one scale vector for both rows' blocks, one
+ * accumulator. */
+INLINE void tile32_rows2(decode32_fn decode, size_t bbytes, int has_off, int has_min, int64_t nb, const uint8_t *w,
+                         size_t wrb, const act32 *x, float *y) {
+    v128_t acc = wasm_f32x4_splat(0);
+    const act32 *a = x, *end = x + nb;
+    for (const uint8_t *p = w; a < end; a++, p += bbytes) {
+        v128_t wv[4];
+        decode(p, wv);
+        v128_t q0 = dot32(wv, a->q);
+        decode(p + wrb, wv);
+        v128_t q1 = dot32(wv, a->q);
+        v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(q0, q1, 0, 1, 4, 5), wasm_i32x4_shuffle(q0, q1, 2, 3, 6, 7));
+        if (has_off) {
+            v128_t off = wasm_v128_load(a->off);
+            s = wasm_i32x4_add(s, wasm_i32x4_shuffle(off, off, 0, 1, 0, 1));
+        }
+        v128_t f = wasm_f32x4_mul(half_pairs_f32(p, wrb), wasm_v128_load32_splat(&a->d));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), f));
+        if (has_min)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(half_pairs_f32(p + 2, wrb), wasm_f32x4_make(a->dsum, 0, a->dsum, 0)));
+    }
+    acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 1, 0, 3, 2));
+    y[0] = wasm_f32x4_extract_lane(acc, 0);
+    y[1] = wasm_f32x4_extract_lane(acc, 2);
+}
+
+/* Two rows' blocks interleaved read two streams from memory; past a few
+ * cache lines apart the hardware prefetcher loses the second one (measured:
+ * 2-row tiles twice slower at 864-1632 bytes per row, 10% faster at 324-396,
+ * 576-column Q4_0/Q5_0), so longer rows go one at a time. */
+enum { ROWS2_MAX_BYTES = 512 };
+
 INLINE void tile32(decode32_fn decode, size_t bbytes, int has_off, int has_min, int R, int T, int64_t nb,
                    const uint8_t *w, size_t wrb, const act32 *x, int64_t xrb, float *y, int64_t ys) {
     if (T == 4) tile32_tokens4(decode, bbytes, has_off, has_min, R, nb, w, wrb, x, xrb, y, ys);
-    else tile32_one(decode, bbytes, has_off, has_min, nb, w, x, y); /* R == T == 1 */
+    else if (R == 2 && wrb <= ROWS2_MAX_BYTES) tile32_rows2(decode, bbytes, has_off, has_min, nb, w, wrb, x, y);
+    else
+        for (int r = 0; r < R; r++) tile32_one(decode, bbytes, has_off, has_min, nb, w + r * wrb, x, y + r);
 }
 
 /* ---- K-quant weights ---- */
@@ -611,21 +684,21 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 
 /* ---- tiles per type ---- */
 
-/* Tile shapes, measured (bench/kernels): for one token, the 32-block types
- * do best one row at a time (V8 folds the activation loads; four decoded
- * rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
+/* Tile shapes, measured (bench/kernels): for one token, the Q4/Q5 types do
+ * best two rows at a time (up to ROWS2_MAX_BYTES per row), Q8_0 one (four
+ * decoded rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
  * 4 tokens summed across tokens for the 32-block types, one row x 4 tokens
  * for the others. */
 enum { GEMM_TOKENS = 4 };
 
 
-#define TILES32(name, blk, has_off, has_min)                                                                        \
+#define TILES32(name, blk, has_off, has_min, gemv_rows)                                                     \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
                             size_t xrb, float *y, int64_t ys) {                                             \
         tile32(decode_##name, sizeof(blk), has_off, has_min, R, T, n / LM_QK, w, wrb, (const act32 *)x,              \
                (int64_t)(xrb / sizeof(act32)), y, ys);                                                      \
     }                                                                                                       \
-    TILE_VARIANTS(name, 1, 4)
+    TILE_VARIANTS(name, gemv_rows, 4)
 
 #define TILESK(name, blk, type)                                                                             \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
@@ -656,11 +729,11 @@ enum { GEMM_TOKENS = 4 };
     TILE_VARIANT(name, gemm1, 1, GEMM_TOKENS)                                                               \
     enum { name##_gemv_rows = gemv_rows, name##_gemm_rows = gemm_rows };
 
-TILES32(q4_0, lm_block_q4_0, 1, 0)
-TILES32(q4_1, lm_block_q4_1, 0, 1)
-TILES32(q5_0, lm_block_q5_0, 1, 0)
-TILES32(q5_1, lm_block_q5_1, 0, 1)
-TILES32(q8_0, lm_block_q8_0, 0, 0)
+TILES32(q4_0, lm_block_q4_0, 1, 0, 2)
+TILES32(q4_1, lm_block_q4_1, 0, 1, 2)
+TILES32(q5_0, lm_block_q5_0, 1, 0, 2)
+TILES32(q5_1, lm_block_q5_1, 0, 1, 2)
+TILES32(q8_0, lm_block_q8_0, 0, 0, 1)
 TILESK(q2_k, lm_block_q2_K, LM_TYPE_Q2_K)
 TILESK(q3_k, lm_block_q3_K, LM_TYPE_Q3_K)
 TILESK(q4_k, lm_block_q4_K, LM_TYPE_Q4_K)

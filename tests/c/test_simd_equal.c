@@ -172,6 +172,7 @@ int main(void) {
         check_gemm(t, n, 37, 8, 9, 36);
         check_gemm(t, bs == 256 ? 256 : 64, 5, 1, 0, 5);
         check_gemm(t, bs == 256 ? 1536 : 576, 9, 13, 1, 9);
+        check_gemm(t, bs == 256 ? 2048 : 1536, 7, 1, 0, 7); /* long rows (the wasm 2-row tiles go row by row) */
     }
     check_f16_specials();
     check_vector_helpers();
