@@ -519,8 +519,60 @@ INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
 typedef void kscales_fn(const uint8_t *p, kscales *o);
 typedef void kchunk_fn(const uint8_t *p, int c, v128_t w[4]);
 
-INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
-                    const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
+/* The value of one super-block from its integer dot isum (the scales
+ * applied) and its scales' mins, times the activation's d. */
+INLINE v128_t kblock_value(const kscales *ks, v128_t isum, const act256 *a) {
+    v128_t msum = wasm_i32x4_add(wasm_i32x4_dot_i16x8(ks->mins[0], wasm_v128_load(a->bsum)),
+                                 wasm_i32x4_dot_i16x8(ks->mins[1], wasm_v128_load(a->bsum + 8)));
+    return wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(ks->d * a->d)),
+                          wasm_f32x4_mul(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(ks->dm * a->d)));
+}
+
+/* One token, R rows. A decoded chunk meets a single activation row here, so
+ * multiplying its weights by their scales (prescale) would cost as much as
+ * the dots: instead the dots of a chunk pair's scale groups are summed
+ * unscaled into the four lanes of one vector (lo and hi of chunk c, then of
+ * c + 1), which is multiplied by those groups' scales. The pair loop is
+ * not unrolled: V8 issues a block's loads together at its top, so a whole
+ * unrolled super-block held hundreds of spilled vectors; one pair per
+ * iteration fits the registers (at the price of a variable qh shift). */
+INLINE void tile256_gemv(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int64_t nb,
+                         const uint8_t *w, size_t wrb, const act256 *x, float *y) {
+    const int st = chunk_scale_step(type);
+    v128_t acc[4];
+    for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const act256 *a = x + b;
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w + r * wrb + b * bbytes;
+            kscales ks;
+            scales(p, &ks);
+            v128_t isum = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+            for (int c = 0; c < 8; c += 2) {
+                v128_t q[4], lo[2], hi[2];
+                for (int k = 0; k < 2; k++) {
+                    const int16_t *ac = a->q + 32 * (c + k);
+                    chunk(p, c + k, q);
+                    lo[k] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(q[0], wasm_v128_load(ac)),
+                                           wasm_i32x4_dot_i16x8(q[2], wasm_v128_load(ac + 16)));
+                    hi[k] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(q[1], wasm_v128_load(ac + 8)),
+                                           wasm_i32x4_dot_i16x8(q[3], wasm_v128_load(ac + 24)));
+                }
+                int g0 = chunk_scale_lo(type, c), g1 = chunk_scale_lo(type, c + 1);
+                v128_t sc = wasm_i32x4_make(ks.s[g0], ks.s[g1], ks.s[g0 + st], ks.s[g1 + st]);
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(sum_lanes4(lo[0], lo[1], hi[0], hi[1]), sc));
+            }
+            acc[r] = wasm_f32x4_add(acc[r], kblock_value(&ks, isum, a));
+        }
+    }
+    for (int r = 0; r < R; r++) y[r] = hsum_f32x4(acc[r]);
+}
+
+/* R rows x T tokens (prompts): each decoded chunk is multiplied by its
+ * scales once and then meets the T tokens. */
+INLINE void tile256_tokens(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+                           const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
     v128_t acc[4][4];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
@@ -557,6 +609,12 @@ INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bby
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
+}
+
+INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+                    const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
+    if (T == 1) tile256_gemv(type, scales, chunk, bbytes, R, nb, w, wrb, x, y);
+    else tile256_tokens(type, scales, chunk, bbytes, R, T, nb, w, wrb, x, xrb, y, ys);
 }
 
 /* ---- float weights: 8 columns at a time, scalar tail ---- */
@@ -612,10 +670,10 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 /* ---- tiles per type ---- */
 
 /* Tile shapes, measured (bench/kernels): for one token, the 32-block types
- * do best one row at a time (V8 folds the activation loads; four decoded
- * rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
- * 4 tokens summed across tokens for the 32-block types, one row x 4 tokens
- * for the others. */
+ * and K-quants do best one row at a time (V8 folds the activation loads;
+ * four decoded rows spill; one row is one sequential stream from memory),
+ * floats 4 rows at a time; for prompts, 4 rows x 4 tokens summed across
+ * tokens for the 32-block types, one row x 4 tokens for the others. */
 enum { GEMM_TOKENS = 4 };
 
 
@@ -633,7 +691,7 @@ enum { GEMM_TOKENS = 4 };
         tile256(type, scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb,                 \
                 (const act256 *)x, (int64_t)(xrb / sizeof(act256)), y, ys);                                 \
     }                                                                                                       \
-    TILE_VARIANTS(name, 4, 1)
+    TILE_VARIANTS(name, 1, 1)
 
 #define TILESF(name, type)                                                                                  \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
