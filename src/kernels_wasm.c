@@ -504,16 +504,21 @@ INLINE void chunk_q5_k(const uint8_t *p, int c, v128_t w[4]) {
 
 /* qh byte l of 128-half n holds bits 4-5 of elements 128 n + l (2 bits at
  * 0), + 32 (at 2), + 64 (at 4), + 96 (at 6); ql half b = 0 holds the first
- * and third, b = 1 the second and fourth. */
+ * and third, b = 1 the second and fourth. Low and high nibbles get their
+ * two bits while still bytes (16 weights per operation), then split into
+ * the even and odd bytes' int16 lanes. */
 INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q6_K *b = (const lm_block_q6_K *)p;
     int n = c >> 2, hb = (c >> 1) & 1, h = c & 1;
-    nibbles(b->ql + 64 * n + 32 * hb + 16 * h, w);
-    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb), m = wasm_i16x8_splat(0x30);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), m));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(qh, m));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), m));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 8), m));
+    v128_t l = wasm_v128_load(b->ql + 64 * n + 32 * hb + 16 * h);
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb);
+    const v128_t nib = wasm_i16x8_splat(0x0F0F), two = wasm_i16x8_splat(0x3030), low = wasm_i16x8_splat(0x00FF);
+    v128_t lo = wasm_v128_or(wasm_v128_and(l, nib), wasm_v128_and(wasm_i16x8_shl(qh, 4), two));
+    v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), wasm_v128_and(qh, two));
+    w[0] = wasm_v128_and(lo, low);
+    w[1] = wasm_v128_and(hi, low);
+    w[2] = wasm_u16x8_shr(lo, 8);
+    w[3] = wasm_u16x8_shr(hi, 8);
 }
 
 typedef void kscales_fn(const uint8_t *p, kscales *o);
@@ -547,6 +552,12 @@ INLINE void tile256_gemv(lm_type type, kscales_fn scales, kchunk_fn chunk, size_
             const uint8_t *p = w + r * wrb + b * bbytes;
             kscales ks;
             scales(p, &ks);
+            int16_t ps[16]; /* the scales of each pair's four lanes */
+            for (int c = 0; c < 8; c += 2) {
+                int g0 = chunk_scale_lo(type, c), g1 = chunk_scale_lo(type, c + 1);
+                ps[2 * c] = ks.s[g0], ps[2 * c + 1] = ks.s[g1];
+                ps[2 * c + 2] = ks.s[g0 + st], ps[2 * c + 3] = ks.s[g1 + st];
+            }
             v128_t isum = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
             for (int c = 0; c < 8; c += 2) {
@@ -559,9 +570,8 @@ INLINE void tile256_gemv(lm_type type, kscales_fn scales, kchunk_fn chunk, size_
                     hi[k] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(q[1], wasm_v128_load(ac + 8)),
                                            wasm_i32x4_dot_i16x8(q[3], wasm_v128_load(ac + 24)));
                 }
-                int g0 = chunk_scale_lo(type, c), g1 = chunk_scale_lo(type, c + 1);
-                v128_t sc = wasm_i32x4_make(ks.s[g0], ks.s[g1], ks.s[g0 + st], ks.s[g1 + st]);
-                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(sum_lanes4(lo[0], lo[1], hi[0], hi[1]), sc));
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(sum_lanes4(lo[0], lo[1], hi[0], hi[1]),
+                                                           wasm_i32x4_load16x4(ps + 2 * c)));
             }
             acc[r] = wasm_f32x4_add(acc[r], kblock_value(&ks, isum, a));
         }
