@@ -521,6 +521,18 @@ INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
     w[3] = wasm_u16x8_shr(hi, 8);
 }
 
+/* Ends a chunk for V8. TurboFan computes each value as late as its uses
+ * allow: integer dots only summed at the end of a super-block sank there,
+ * keeping a whole unrolled super-block's decoded vectors live (hundreds of
+ * spills). Storing the n running sums makes them needed here (V8 keeps
+ * loads after an earlier store; the barrier keeps clang from moving loads
+ * across it), so each chunk's dots are done before the next chunk's loads. */
+INLINE void chunk_fence(const v128_t *sums, int n) {
+    volatile v128_t sink[16];
+    for (int i = 0; i < n; i++) sink[i] = sums[i];
+    __asm__ volatile("" ::: "memory");
+}
+
 typedef void kscales_fn(const uint8_t *p, kscales *o);
 typedef void kchunk_fn(const uint8_t *p, int c, v128_t w[4]);
 
@@ -604,6 +616,7 @@ INLINE void tile256_tokens(lm_type type, kscales_fn scales, kchunk_fn chunk, siz
                 for (int t = 0; t < T; t++)
                     isum[r][t] = wasm_i32x4_add(isum[r][t], dot32(q, x[t * xrb + b].q + 32 * c));
             }
+            chunk_fence(&isum[0][0], 4 * R);
         }
         for (int r = 0; r < R; r++) {
             for (int t = 0; t < T; t++) {
