@@ -458,6 +458,27 @@ INLINE int chunk_scale_step(lm_type t) {
     return t == LM_TYPE_Q4_K || t == LM_TYPE_Q5_K ? 1 : t == LM_TYPE_Q6_K ? 4 : 2;
 }
 
+/* Two vectors of 16 byte-sized weights split into the int16 lanes of the
+ * decoders' order: lo's even bytes, hi's even bytes, lo's odd, hi's odd.
+ * Merging a weight's bits while they are bytes takes half the operations
+ * of merging them per int16 lane. */
+INLINE void split_bytes(v128_t lo, v128_t hi, v128_t w[4]) {
+    const v128_t low = wasm_i16x8_splat(0x00FF);
+    w[0] = wasm_v128_and(lo, low);
+    w[1] = wasm_v128_and(hi, low);
+    w[2] = wasm_u16x8_shr(lo, 8);
+    w[3] = wasm_u16x8_shr(hi, 8);
+}
+
+/* The low and high nibbles of 16 bytes, each or-ed with its high bits
+ * (bytes already in place), split as above. */
+INLINE void nibbles_with(const uint8_t *p, v128_t lo_bits, v128_t hi_bits, v128_t w[4]) {
+    const v128_t nib = wasm_i16x8_splat(0x0F0F);
+    v128_t l = wasm_v128_load(p);
+    split_bytes(wasm_v128_or(wasm_v128_and(l, nib), lo_bits),
+                wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), hi_bits), w);
+}
+
 /* Crumbs (2 bits) j0 = 2 jp and j0 + 1 of 16 bytes, even then odd bytes. */
 INLINE void crumbs(const uint8_t *p, int jp, v128_t w[4]) {
     v128_t l = wasm_u16x8_shr(wasm_v128_load(p), 4 * jp), m = wasm_i16x8_splat(3);
@@ -477,12 +498,11 @@ INLINE void chunk_q2_k(const uint8_t *p, int c, v128_t w[4]) {
 INLINE void chunk_q3_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q3_K *b = (const lm_block_q3_K *)p;
     int n = c >> 2, jp = (c >> 1) & 1, h = c & 1;
-    crumbs(b->qs + 32 * n + 16 * h, jp, w);
-    v128_t hm = wasm_u16x8_shr(wasm_v128_load(b->hmask + 16 * h), 4 * n + 2 * jp), four = wasm_i16x8_splat(4);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(hm, 2), four));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(hm, 1), four));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(hm, 6), four));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(hm, 7), four));
+    const v128_t three = wasm_i16x8_splat(0x0303), four = wasm_i16x8_splat(0x0404);
+    v128_t l = wasm_u16x8_shr(wasm_v128_load(b->qs + 32 * n + 16 * h), 4 * jp);
+    v128_t hm = wasm_u16x8_shr(wasm_v128_load(b->hmask + 16 * h), 4 * n + 2 * jp);
+    split_bytes(wasm_v128_or(wasm_v128_and(l, three), wasm_v128_and(wasm_i16x8_shl(hm, 2), four)),
+                wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 2), three), wasm_v128_and(wasm_i16x8_shl(hm, 1), four)), w);
 }
 
 INLINE void chunk_q4_k(const uint8_t *p, int c, v128_t w[4]) {
@@ -494,31 +514,19 @@ INLINE void chunk_q4_k(const uint8_t *p, int c, v128_t w[4]) {
  * elements 64 j + l and 64 j + 32 + l. */
 INLINE void chunk_q5_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q5_K *b = (const lm_block_q5_K *)p;
-    nibbles(b->qs + 16 * c, w);
-    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 16 * (c & 1)), 2 * (c >> 1)), b4 = wasm_i16x8_splat(16);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), b4));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(qh, 3), b4));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), b4));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 5), b4));
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 16 * (c & 1)), 2 * (c >> 1)), b4 = wasm_i16x8_splat(0x1010);
+    nibbles_with(b->qs + 16 * c, wasm_v128_and(wasm_i16x8_shl(qh, 4), b4), wasm_v128_and(wasm_i16x8_shl(qh, 3), b4), w);
 }
 
 /* qh byte l of 128-half n holds bits 4-5 of elements 128 n + l (2 bits at
  * 0), + 32 (at 2), + 64 (at 4), + 96 (at 6); ql half b = 0 holds the first
- * and third, b = 1 the second and fourth. Low and high nibbles get their
- * two bits while still bytes (16 weights per operation), then split into
- * the even and odd bytes' int16 lanes. */
+ * and third, b = 1 the second and fourth. */
 INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q6_K *b = (const lm_block_q6_K *)p;
     int n = c >> 2, hb = (c >> 1) & 1, h = c & 1;
-    v128_t l = wasm_v128_load(b->ql + 64 * n + 32 * hb + 16 * h);
-    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb);
-    const v128_t nib = wasm_i16x8_splat(0x0F0F), two = wasm_i16x8_splat(0x3030), low = wasm_i16x8_splat(0x00FF);
-    v128_t lo = wasm_v128_or(wasm_v128_and(l, nib), wasm_v128_and(wasm_i16x8_shl(qh, 4), two));
-    v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), wasm_v128_and(qh, two));
-    w[0] = wasm_v128_and(lo, low);
-    w[1] = wasm_v128_and(hi, low);
-    w[2] = wasm_u16x8_shr(lo, 8);
-    w[3] = wasm_u16x8_shr(hi, 8);
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb), two = wasm_i16x8_splat(0x3030);
+    nibbles_with(b->ql + 64 * n + 32 * hb + 16 * h, wasm_v128_and(wasm_i16x8_shl(qh, 4), two),
+                 wasm_v128_and(qh, two), w);
 }
 
 /* Ends a chunk for V8. TurboFan computes each value as late as its uses
