@@ -558,9 +558,9 @@ INLINE v128_t kblock_value(const kscales *ks, v128_t isum, const act256 *a) {
  * the dots: instead the dots of a chunk pair's scale groups are summed
  * unscaled into the four lanes of one vector (lo and hi of chunk c, then of
  * c + 1), which is multiplied by those groups' scales. The pair loop is
- * not unrolled: V8 issues a block's loads together at its top, so a whole
- * unrolled super-block held hundreds of spilled vectors; one pair per
- * iteration fits the registers (at the price of a variable qh shift). */
+ * not unrolled: TurboFan loaded an unrolled super-block's weights at its top
+ * and spilled hundreds of vectors (see chunk_fence); one pair per iteration
+ * fits the registers, at the price of variable shift counts. */
 INLINE void tile256_gemv(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int64_t nb,
                          const uint8_t *w, size_t wrb, const act256 *x, float *y) {
     const int st = chunk_scale_step(type);
