@@ -531,6 +531,27 @@ INLINE int chunk_scale_step(lm_type t) {
     return t == LM_TYPE_Q4_K || t == LM_TYPE_Q5_K ? 1 : t == LM_TYPE_Q6_K ? 4 : 2;
 }
 
+/* Two vectors of 16 byte-sized weights split into the int16 lanes of the
+ * decoders' order: lo's even bytes, hi's even bytes, lo's odd, hi's odd.
+ * Merging a weight's bits while they are bytes takes half the operations
+ * of merging them per int16 lane. */
+INLINE void split_bytes(v128_t lo, v128_t hi, v128_t w[4]) {
+    const v128_t low = wasm_i16x8_splat(0x00FF);
+    w[0] = wasm_v128_and(lo, low);
+    w[1] = wasm_v128_and(hi, low);
+    w[2] = wasm_u16x8_shr(lo, 8);
+    w[3] = wasm_u16x8_shr(hi, 8);
+}
+
+/* The low and high nibbles of 16 bytes, each or-ed with its high bits
+ * (bytes already in place), split as above. */
+INLINE void nibbles_with(const uint8_t *p, v128_t lo_bits, v128_t hi_bits, v128_t w[4]) {
+    const v128_t nib = wasm_i16x8_splat(0x0F0F);
+    v128_t l = wasm_v128_load(p);
+    split_bytes(wasm_v128_or(wasm_v128_and(l, nib), lo_bits),
+                wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), nib), hi_bits), w);
+}
+
 /* Crumbs (2 bits) j0 = 2 jp and j0 + 1 of 16 bytes, even then odd bytes. */
 INLINE void crumbs(const uint8_t *p, int jp, v128_t w[4]) {
     v128_t l = wasm_u16x8_shr(wasm_v128_load(p), 4 * jp), m = wasm_i16x8_splat(3);
@@ -550,12 +571,11 @@ INLINE void chunk_q2_k(const uint8_t *p, int c, v128_t w[4]) {
 INLINE void chunk_q3_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q3_K *b = (const lm_block_q3_K *)p;
     int n = c >> 2, jp = (c >> 1) & 1, h = c & 1;
-    crumbs(b->qs + 32 * n + 16 * h, jp, w);
-    v128_t hm = wasm_u16x8_shr(wasm_v128_load(b->hmask + 16 * h), 4 * n + 2 * jp), four = wasm_i16x8_splat(4);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(hm, 2), four));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(hm, 1), four));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(hm, 6), four));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(hm, 7), four));
+    const v128_t three = wasm_i16x8_splat(0x0303), four = wasm_i16x8_splat(0x0404);
+    v128_t l = wasm_u16x8_shr(wasm_v128_load(b->qs + 32 * n + 16 * h), 4 * jp);
+    v128_t hm = wasm_u16x8_shr(wasm_v128_load(b->hmask + 16 * h), 4 * n + 2 * jp);
+    split_bytes(wasm_v128_or(wasm_v128_and(l, three), wasm_v128_and(wasm_i16x8_shl(hm, 2), four)),
+                wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 2), three), wasm_v128_and(wasm_i16x8_shl(hm, 1), four)), w);
 }
 
 INLINE void chunk_q4_k(const uint8_t *p, int c, v128_t w[4]) {
@@ -567,12 +587,8 @@ INLINE void chunk_q4_k(const uint8_t *p, int c, v128_t w[4]) {
  * elements 64 j + l and 64 j + 32 + l. */
 INLINE void chunk_q5_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q5_K *b = (const lm_block_q5_K *)p;
-    nibbles(b->qs + 16 * c, w);
-    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 16 * (c & 1)), 2 * (c >> 1)), b4 = wasm_i16x8_splat(16);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), b4));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(wasm_i16x8_shl(qh, 3), b4));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), b4));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 5), b4));
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 16 * (c & 1)), 2 * (c >> 1)), b4 = wasm_i16x8_splat(0x1010);
+    nibbles_with(b->qs + 16 * c, wasm_v128_and(wasm_i16x8_shl(qh, 4), b4), wasm_v128_and(wasm_i16x8_shl(qh, 3), b4), w);
 }
 
 /* qh byte l of 128-half n holds bits 4-5 of elements 128 n + l (2 bits at
@@ -581,19 +597,85 @@ INLINE void chunk_q5_k(const uint8_t *p, int c, v128_t w[4]) {
 INLINE void chunk_q6_k(const uint8_t *p, int c, v128_t w[4]) {
     const lm_block_q6_K *b = (const lm_block_q6_K *)p;
     int n = c >> 2, hb = (c >> 1) & 1, h = c & 1;
-    nibbles(b->ql + 64 * n + 32 * hb + 16 * h, w);
-    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb), m = wasm_i16x8_splat(0x30);
-    w[0] = wasm_v128_or(w[0], wasm_v128_and(wasm_i16x8_shl(qh, 4), m));
-    w[1] = wasm_v128_or(w[1], wasm_v128_and(qh, m));
-    w[2] = wasm_v128_or(w[2], wasm_v128_and(wasm_u16x8_shr(qh, 4), m));
-    w[3] = wasm_v128_or(w[3], wasm_v128_and(wasm_u16x8_shr(qh, 8), m));
+    v128_t qh = wasm_u16x8_shr(wasm_v128_load(b->qh + 32 * n + 16 * h), 2 * hb), two = wasm_i16x8_splat(0x3030);
+    nibbles_with(b->ql + 64 * n + 32 * hb + 16 * h, wasm_v128_and(wasm_i16x8_shl(qh, 4), two),
+                 wasm_v128_and(qh, two), w);
+}
+
+/* Ends a chunk for V8. TurboFan computes each value as late as its uses
+ * allow: integer dots only summed at the end of a super-block sank there,
+ * keeping a whole unrolled super-block's decoded vectors live (hundreds of
+ * spills). Storing the n running sums makes them needed here (V8 keeps
+ * loads after an earlier store; the barrier keeps clang from moving loads
+ * across it), so each chunk's dots are done before the next chunk's loads. */
+INLINE void chunk_fence(const v128_t *sums, int n) {
+    volatile v128_t sink[16];
+    for (int i = 0; i < n; i++) sink[i] = sums[i];
+    __asm__ volatile("" ::: "memory");
 }
 
 typedef void kscales_fn(const uint8_t *p, kscales *o);
 typedef void kchunk_fn(const uint8_t *p, int c, v128_t w[4]);
 
-INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
-                    const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
+/* The value of one super-block from its integer dot isum (the scales
+ * applied) and its scales' mins, times the activation's d. */
+INLINE v128_t kblock_value(const kscales *ks, v128_t isum, const act256 *a) {
+    v128_t msum = wasm_i32x4_add(wasm_i32x4_dot_i16x8(ks->mins[0], wasm_v128_load(a->bsum)),
+                                 wasm_i32x4_dot_i16x8(ks->mins[1], wasm_v128_load(a->bsum + 8)));
+    return wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(ks->d * a->d)),
+                          wasm_f32x4_mul(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(ks->dm * a->d)));
+}
+
+/* One token, R rows. A decoded chunk meets a single activation row here, so
+ * multiplying its weights by their scales (prescale) would cost as much as
+ * the dots: instead the dots of a chunk pair's scale groups are summed
+ * unscaled into the four lanes of one vector (lo and hi of chunk c, then of
+ * c + 1), which is multiplied by those groups' scales. The pair loop is
+ * not unrolled: TurboFan loaded an unrolled super-block's weights at its top
+ * and spilled hundreds of vectors (see chunk_fence); one pair per iteration
+ * fits the registers, at the price of variable shift counts. */
+INLINE void tile256_gemv(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int64_t nb,
+                         const uint8_t *w, size_t wrb, const act256 *x, float *y) {
+    const int st = chunk_scale_step(type);
+    v128_t acc[4];
+    for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const act256 *a = x + b;
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w + r * wrb + b * bbytes;
+            kscales ks;
+            scales(p, &ks);
+            int16_t ps[16]; /* the scales of each pair's four lanes */
+            for (int c = 0; c < 8; c += 2) {
+                int g0 = chunk_scale_lo(type, c), g1 = chunk_scale_lo(type, c + 1);
+                ps[2 * c] = ks.s[g0], ps[2 * c + 1] = ks.s[g1];
+                ps[2 * c + 2] = ks.s[g0 + st], ps[2 * c + 3] = ks.s[g1 + st];
+            }
+            v128_t isum = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+            for (int c = 0; c < 8; c += 2) {
+                v128_t q[4], lo[2], hi[2];
+                for (int k = 0; k < 2; k++) {
+                    const int16_t *ac = a->q + 32 * (c + k);
+                    chunk(p, c + k, q);
+                    lo[k] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(q[0], wasm_v128_load(ac)),
+                                           wasm_i32x4_dot_i16x8(q[2], wasm_v128_load(ac + 16)));
+                    hi[k] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(q[1], wasm_v128_load(ac + 8)),
+                                           wasm_i32x4_dot_i16x8(q[3], wasm_v128_load(ac + 24)));
+                }
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(sum_lanes4(lo[0], lo[1], hi[0], hi[1]),
+                                                           wasm_i32x4_load16x4(ps + 2 * c)));
+            }
+            acc[r] = wasm_f32x4_add(acc[r], kblock_value(&ks, isum, a));
+        }
+    }
+    for (int r = 0; r < R; r++) y[r] = hsum_f32x4(acc[r]);
+}
+
+/* R rows x T tokens (prompts): each decoded chunk is multiplied by its
+ * scales once and then meets the T tokens. */
+INLINE void tile256_tokens(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+                           const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
     v128_t acc[4][4];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = wasm_f32x4_splat(0);
@@ -615,6 +697,7 @@ INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bby
                 for (int t = 0; t < T; t++)
                     isum[r][t] = wasm_i32x4_add(isum[r][t], dot32(q, x[t * xrb + b].q + 32 * c));
             }
+            chunk_fence(&isum[0][0], 4 * R);
         }
         for (int r = 0; r < R; r++) {
             for (int t = 0; t < T; t++) {
@@ -630,6 +713,12 @@ INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bby
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) y[t * ys + r] = hsum_f32x4(acc[r][t]);
+}
+
+INLINE void tile256(lm_type type, kscales_fn scales, kchunk_fn chunk, size_t bbytes, int R, int T, int64_t nb,
+                    const uint8_t *w, size_t wrb, const act256 *x, int64_t xrb, float *y, int64_t ys) {
+    if (T == 1) tile256_gemv(type, scales, chunk, bbytes, R, nb, w, wrb, x, y);
+    else tile256_tokens(type, scales, chunk, bbytes, R, T, nb, w, wrb, x, xrb, y, ys);
 }
 
 /* ---- float weights: 8 columns at a time, scalar tail ---- */
@@ -685,10 +774,11 @@ INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, 
 /* ---- tiles per type ---- */
 
 /* Tile shapes, measured (bench/kernels): for one token, the Q4/Q5 types do
- * best two rows at a time (up to ROWS2_MAX_BYTES per row), Q8_0 one (four
- * decoded rows spill), K-quants and floats 4 rows at a time; for prompts, 4 rows x
- * 4 tokens summed across tokens for the 32-block types, one row x 4 tokens
- * for the others. */
+ * best two rows at a time (up to ROWS2_MAX_BYTES per row), Q8_0 and the
+ * K-quants one (four decoded rows spill; one row is one sequential stream
+ * from memory), floats 4 rows at a time; for prompts, 4 rows x 4 tokens
+ * summed across tokens for the 32-block types, one row x 4 tokens for the
+ * others. */
 enum { GEMM_TOKENS = 4 };
 
 
@@ -706,7 +796,7 @@ enum { GEMM_TOKENS = 4 };
         tile256(type, scales_##name, chunk_##name, sizeof(blk), R, T, n / LM_QK_K, w, wrb,                 \
                 (const act256 *)x, (int64_t)(xrb / sizeof(act256)), y, ys);                                 \
     }                                                                                                       \
-    TILE_VARIANTS(name, 4, 1)
+    TILE_VARIANTS(name, 1, 1)
 
 #define TILESF(name, type)                                                                                  \
     INLINE void name##_tile(int R, int T, int64_t n, const uint8_t *w, size_t wrb, const uint8_t *x,       \
