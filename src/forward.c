@@ -273,6 +273,7 @@ typedef struct attend_job {
     const lm_layer *l;
     int layer, n;
     int32_t pos0;
+    atomic_long next; /* (token, head) pairs taken so far */
 } attend_job;
 
 /* One query head of one token over the cached positions it sees: every one
@@ -299,14 +300,15 @@ static void attend_head(lm_context *c, const attend_job *j, int32_t last, const 
     for (int32_t p = first; p <= last; p++) lm_axpy_f32(out, vc + p * kv_dim, scores[p], hd);
 }
 
-/* Threads take every nth (token, head) pair: later tokens of a prompt see
- * more positions, so contiguous shares would leave the last thread the most. */
+/* Threads take (token, head) pairs one at a time: later tokens of a prompt
+ * see more positions, and a thread that starts late takes fewer. */
 static void attend_task(void *arg, int ith, int nth) {
-    const attend_job *j = arg;
+    attend_job *j = arg;
     lm_context *c = j->c;
     const lm_hparams *hp = &c->model->hp;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
-    for (long i = ith; i < (long)j->n * hp->n_head; i += nth) {
+    const long pairs = (long)j->n * hp->n_head;
+    for (long i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < pairs;) {
         const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
         const size_t at = ((size_t)t * hp->n_head + h) * hp->head_dim;
         attend_head(c, j, j->pos0 + t, c->q + at, h, scores, c->att + at);
@@ -314,7 +316,8 @@ static void attend_task(void *arg, int ith, int nth) {
 }
 
 static void attend(lm_context *c, const lm_layer *l, int layer, int32_t pos0, int n) {
-    attend_job job = {c, l, layer, n, pos0};
+    attend_job job = {.c = c, .l = l, .layer = layer, .n = n, .pos0 = pos0};
+    atomic_init(&job.next, 0);
     lm_pool_run(c->pool, attend_task, &job);
 }
 

@@ -1,6 +1,7 @@
 #include "gguf_write.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,18 +370,19 @@ static lm_status put_header(out_file *o, gguf_writer *w, uint64_t alignment) {
 typedef struct rows_job {
     const writer_tensor *t;
     uint8_t *dst;
-    float *bufs; /* 2 * ne[0] floats per thread */
+    float *bufs;       /* 2 * ne[0] floats per thread */
+    atomic_long next;  /* rows taken so far */
 } rows_job;
 
+/* Threads take rows one at a time (see lm_task_fn). */
 static void convert_rows(void *arg, int ith, int nth) {
-    const rows_job *job = arg;
+    rows_job *job = arg;
     const writer_tensor *t = job->t;
     int64_t n = t->ne[0];
     size_t row_bytes = lm_row_bytes(t->type, n);
     float *out = job->bufs + (size_t)ith * 2 * (size_t)n;
-    long begin, end;
-    lm_split_range((long)(t->ne[1] * t->ne[2] * t->ne[3]), ith, nth, 1, &begin, &end);
-    for (long r = begin; r < end; r++) {
+    const long rows = (long)(t->ne[1] * t->ne[2] * t->ne[3]);
+    for (long r; (r = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed)) < rows;) {
         t->row(t->user, r, out, out + n);
         lm_quantize_row(t->type, out, job->dst + (size_t)r * row_bytes, n);
     }
@@ -407,6 +409,7 @@ static lm_status put_tensor_data(out_file *o, gguf_writer *w, uint64_t alignment
         const void *data = t->data;
         if (t->row) {
             job.t = t;
+            atomic_store(&job.next, 0);
             lm_pool_run(pool, convert_rows, &job);
             data = job.dst;
         }

@@ -1,5 +1,6 @@
 #include "threadpool.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #ifndef LM_NO_THREADS
@@ -15,12 +16,17 @@ struct lm_pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint generation; /* bumped once per job */
-    atomic_int pending;     /* workers still busy with the current job */
+    atomic_int joined;      /* workers that joined the current job; negative once closed */
+    atomic_int finished;    /* of those, the ones done with it */
     atomic_int stopping;
     atomic_int sleepers;    /* workers waiting on the condition variable */
     lm_task_fn fn;
     void *arg;
 };
+
+/* joined after the caller closed a job: far below zero for any number of
+ * late workers. */
+#define JOB_CLOSED (INT_MIN / 2)
 
 typedef struct worker_arg {
     lm_pool *pool;
@@ -54,8 +60,10 @@ static void *worker_main(void *raw) {
     for (;;) {
         seen = wait_for_job(p, seen);
         if (atomic_load(&p->stopping)) return NULL;
+        /* Too late: the caller closed the job, having done all of it. */
+        if (atomic_fetch_add(&p->joined, 1) < 0) continue;
         p->fn(p->arg, ith, p->n_threads);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
     }
 }
 
@@ -112,7 +120,8 @@ void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) {
     }
     p->fn = fn;
     p->arg = arg;
-    atomic_store(&p->pending, p->n_threads - 1);
+    atomic_store(&p->finished, 0);
+    atomic_store(&p->joined, 0);
     atomic_fetch_add(&p->generation, 1);
     /* Spinning workers see the new generation by themselves: the lock and
      * the broadcast are only for sleeping ones. */
@@ -122,7 +131,11 @@ void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) {
         pthread_mutex_unlock(&p->lock);
     }
     fn(arg, 0, p->n_threads);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) sched_yield();
+    /* Wait only for the workers that joined: one that is asleep or off its
+     * core joins late or not at all, and the work it would have taken was
+     * claimed by the others (see lm_task_fn). */
+    const int joined = atomic_exchange(&p->joined, JOB_CLOSED);
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < joined) sched_yield();
 }
 
 #else /* LM_NO_THREADS */
@@ -133,12 +146,3 @@ int lm_pool_size(const lm_pool *p) { return 1; }
 void lm_pool_run(lm_pool *p, lm_task_fn fn, void *arg) { fn(arg, 0, 1); }
 
 #endif
-
-void lm_split_range(long n, int ith, int nth, long align, long *begin, long *end) {
-    const long units = (n + align - 1) / align;
-    const long per = units / nth, extra = units % nth;
-    const long first = ith * per + (ith < extra ? ith : extra);
-    const long count = per + (ith < extra);
-    *begin = first * align < n ? first * align : n;
-    *end = (first + count) * align < n ? (first + count) * align : n;
-}

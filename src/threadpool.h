@@ -7,7 +7,11 @@
 
 typedef struct lm_pool lm_pool;
 
-/* fn runs once on every thread: ith in [0, nth); the caller is thread 0. */
+/* fn runs on the caller (thread 0) and on each worker that joins the job
+ * before the caller has finished its own call: ith in [0, nth), a worker
+ * possibly more than once. So fn claims its work as it goes (an atomic
+ * counter), never a fixed share per ith: the caller may end up doing all of
+ * it. ith only names per-thread scratch space. */
 typedef void (*lm_task_fn)(void *arg, int ith, int nth);
 
 /* n_threads counts the caller. Returns NULL when threads cannot start; the
@@ -16,9 +20,5 @@ lm_pool *lm_pool_new(int n_threads);
 void lm_pool_free(lm_pool *pool);
 int lm_pool_size(const lm_pool *pool);
 void lm_pool_run(lm_pool *pool, lm_task_fn fn, void *arg);
-
-/* The part [*begin, *end) of [0, n) that thread ith of nth handles, in
- * multiples of `align` so kernels keep whole row groups. */
-void lm_split_range(long n, int ith, int nth, long align, long *begin, long *end);
 
 #endif
