@@ -700,15 +700,8 @@ INLINE void tile256_tokens(lm_type type, kscales_fn scales, kchunk_fn chunk, siz
             chunk_fence(&isum[0][0], 4 * R);
         }
         for (int r = 0; r < R; r++) {
-            for (int t = 0; t < T; t++) {
-                const act256 *a = x + t * xrb + b;
-                v128_t msum = wasm_i32x4_add(wasm_i32x4_dot_i16x8(ks[r].mins[0], wasm_v128_load(a->bsum)),
-                                             wasm_i32x4_dot_i16x8(ks[r].mins[1], wasm_v128_load(a->bsum + 8)));
-                v128_t s = wasm_f32x4_sub(
-                    wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][t]), wasm_f32x4_splat(ks[r].d * a->d)),
-                    wasm_f32x4_mul(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(ks[r].dm * a->d)));
-                acc[r][t] = wasm_f32x4_add(acc[r][t], s);
-            }
+            for (int t = 0; t < T; t++)
+                acc[r][t] = wasm_f32x4_add(acc[r][t], kblock_value(&ks[r], isum[r][t], x + t * xrb + b));
         }
     }
     for (int r = 0; r < R; r++)
