@@ -152,12 +152,15 @@ static void product_rows(const gemm_job *j, const product *p, int64_t r0, int64_
 
 static int64_t chunks_of(const gemm_job *j, const product *p) { return (p->rows + j->chunk - 1) / j->chunk; }
 
+/* The products whose rows the chunks walk: for the feed-forward only gate,
+ * whose chunks run the same rows of up along. */
+static int walked_products(const gemm_job *j) { return j->ffn ? 1 : j->n_products; }
+
 /* Chunk c runs through the products in turn; for the feed-forward, a chunk
  * is the same rows of gate and up, activated right away. */
 static void run_chunk(const gemm_job *j, int64_t c) {
     int i = 0;
-    if (!j->ffn)
-        for (; c >= chunks_of(j, &j->p[i]); i++) c -= chunks_of(j, &j->p[i]);
+    for (; i + 1 < walked_products(j) && c >= chunks_of(j, &j->p[i]); i++) c -= chunks_of(j, &j->p[i]);
     const int64_t r0 = c * j->chunk, r1 = r0 + j->chunk < j->p[i].rows ? r0 + j->chunk : j->p[i].rows;
     if (!j->ffn) {
         product_rows(j, &j->p[i], r0, r1);
@@ -190,7 +193,7 @@ static void gemm_task(void *arg, int ith, int nth) {
 static int64_t chunk_rows(const gemm_job *job, int n_threads) {
     const int per_thread = job->n >= 4 ? 8 : 4;
     int64_t rows = 0;
-    for (int i = 0; i < (job->ffn ? 1 : job->n_products); i++)
+    for (int i = 0; i < walked_products(job); i++)
         rows = n_threads > 1 ? rows + job->p[i].rows : (job->p[i].rows > rows ? job->p[i].rows : rows);
     if (n_threads > 1) rows = (rows + per_thread * n_threads - 1) / (per_thread * n_threads);
     return rows < 16 ? 16 : (rows + 15) / 16 * 16;
@@ -213,7 +216,7 @@ static void multiply(lm_context *c, gemm_job *job, const float *in) {
     job->c = c;
     job->chunk = chunk_rows(job, nth);
     job->n_chunks = 0;
-    for (int i = 0; i < (job->ffn ? 1 : job->n_products); i++) job->n_chunks += chunks_of(job, &job->p[i]);
+    for (int i = 0; i < walked_products(job); i++) job->n_chunks += chunks_of(job, &job->p[i]);
     for (int i = 0; i < nth; i++) atomic_init(&job->next[i], share_begin(job, i, nth));
     lm_pool_run(c->pool, gemm_task, job);
 }
