@@ -61,16 +61,15 @@ function ratioLines(variants) {
     ? `prefill ${fmtRatio(ratio(a.prefill, b.prefill))}, decode ${fmtRatio(ratio(a.decode, b.decode))}`
     : 'n/a');
   const paired = (a, b) => {
-    const [pa, pb] = [`${a[0]}|${a[1]}`, `${b[0]}|${b[1]}`].map((k) => variants[k]);
-    const p = pairedRatios(pa, pb, 'prefill');
-    const d = pairedRatios(pa, pb, 'decode');
+    const p = pairedRatios(variants[a], variants[b], 'prefill');
+    const d = pairedRatios(variants[a], variants[b], 'decode');
     return p && d ? `prefill ${fmtRatio(p.median)}, decode ${fmtRatio(d.median)}` : 'n/a';
   };
   return [
-    `- localm wasm / wllama: 1 thread ${paired(['localm wasm', 1], ['wllama', 1])}; ` +
-      `2 threads ${paired(['localm wasm', 2], ['wllama', 2])}`,
-    `- localm wasm 2 threads / 1 thread: ${paired(['localm wasm', 2], ['localm wasm', 1])} ` +
-      `(wllama: ${paired(['wllama', 2], ['wllama', 1])})`,
+    `- localm wasm / wllama: 1 thread ${paired('localm wasm|1', 'wllama|1')}; ` +
+      `2 threads ${paired('localm wasm|2', 'wllama|2')}`,
+    `- localm wasm 2 threads / 1 thread: ${paired('localm wasm|2', 'localm wasm|1')} ` +
+      `(wllama: ${paired('wllama|2', 'wllama|1')})`,
     `- localm native / node-llama-cpp: 1 thread ${pair(get('localm native', 1), get('node-llama-cpp', 1))}; ` +
       `2 threads ${pair(get('localm native', 2), get('node-llama-cpp', 2))}`,
     `- localm wasm / native llama.cpp, 1 thread: ${pair(get('localm wasm', 1), get('node-llama-cpp', 1))} ` +
@@ -161,7 +160,8 @@ export function writeReport(info, models) {
       `prompt (BOS + " once" repeated) and ${info.genTokens} greedy tokens with EOS ignored; the tables give ` +
       'medians. In the browser all variants of a model take turns, after one unrecorded warm-up round of the ' +
       'full size (V8 swaps optimized code in while the first round runs), and the ratios between browser ' +
-      'variants (the targets too) are medians of the per-repetition ratios, listed in the targets table. Prefill = prompt tokens / prompt time; decode = generated tokens / generation time, as each ' +
+      'variants (the targets too) are medians of the per-repetition ratios, listed in the targets table. ' +
+      'Prefill = prompt tokens / prompt time; decode = generated tokens / generation time, as each ' +
       'engine reports them (localm: `lm.stats()`; wllama: llama.cpp server timings with the prompt cache off; ' +
       'node-llama-cpp: wall clock to the first sampled token, then per following token; native localm: ' +
       '`localm bench`, whose figure is already a median). Browser runs share one Chromium page served with ' +
