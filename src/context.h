@@ -12,7 +12,7 @@ struct lm_context {
     lm_model *model;
     int32_t n_ctx;
     int32_t pos;          /* tokens held in the KV cache */
-    float *k_cache;       /* [n_layer][n_ctx][kv_dim] */
+    float *k_cache;       /* [n_layer][n_head_kv][n_ctx][head_dim]: a head's keys are one run */
     float *v_cache;
     /* Scratch for a batch of up to LM_MAX_BATCH tokens. */
     float *x;             /* residual stream [batch][n_embd] */

@@ -118,6 +118,37 @@ lm_status lm_context_set_threads(lm_context *c, int n_threads, lm_error *err) {
 int lm_context_threads(const lm_context *c) { return lm_pool_size(c->pool); }
 const float *lm_logits(const lm_context *c) { return c->logits; }
 
+/* Work items [0, total) of one dispatch, in one contiguous share per
+ * thread. A thread takes the items of its own share in order, so the data
+ * they read streams from memory as one run, then what is left of the
+ * others' shares. A thread that the system deschedules (two threads on two
+ * cores share them with the browser) or that got the heavier items then
+ * holds nobody up for more than one item. */
+typedef struct shares {
+    int64_t total;
+    int nth;
+    atomic_long next[LM_MAX_THREADS]; /* thread i's next item within its share */
+} shares;
+
+static int64_t share_begin(const shares *s, int ith) { return s->total * ith / s->nth; }
+
+static void shares_init(shares *s, int64_t total, int nth) {
+    s->total = total;
+    s->nth = nth;
+    for (int i = 0; i < nth; i++) atomic_init(&s->next[i], share_begin(s, i));
+}
+
+/* The next item for thread ith, or -1 when all are taken. *owners counts
+ * the shares ith has emptied: start it at 0. */
+static int64_t take_item(shares *s, int ith, int *owners) {
+    for (; *owners < s->nth; ++*owners) {
+        const int owner = (ith + *owners) % s->nth;
+        const int64_t i = atomic_fetch_add_explicit(&s->next[owner], 1, memory_order_relaxed);
+        if (i < share_begin(s, owner + 1)) return i;
+    }
+    return -1;
+}
+
 /* Matrix products go to the thread pool in groups that share an input (q, k
  * and v; gate and up), one dispatch per group: decoding a token is a few
  * hundred small products, and each dispatch costs a wake-up and a wait. */
@@ -137,8 +168,7 @@ typedef struct gemm_job {
     lm_context *c;
     const lm_layer *ffn; /* set: the products are gate (p[0]) and up, then activated */
     int64_t chunk;       /* rows per chunk, a multiple of 16 so SIMD kernels keep whole row blocks */
-    int64_t n_chunks;    /* of all products in turn */
-    atomic_long next[LM_MAX_THREADS]; /* thread i's next chunk within its share */
+    shares chunks;       /* of all products in turn */
 } gemm_job;
 
 static product whole(const lm_matrix *w, float *out) { return (product){w, 0, w->rows, NULL, out}; }
@@ -170,21 +200,10 @@ static void run_chunk(const gemm_job *j, int64_t c) {
     activate(j->c, j->ffn, j->n, r0, r1);
 }
 
-static int64_t share_begin(const gemm_job *j, int ith, int nth) { return j->n_chunks * ith / nth; }
-
-/* Each thread owns a contiguous share of the chunks and runs it in order,
- * so its weights stream from memory as one run; then it takes what is left
- * of the others' shares. A thread that the system deschedules (two threads
- * on two cores share them with the browser) or that got the heavier rows (a
- * Q6_K v next to a Q4_K k) then holds nobody up for more than one chunk. */
 static void gemm_task(void *arg, int ith, int nth) {
     gemm_job *j = arg;
-    for (int k = 0; k < nth; k++) {
-        const int owner = (ith + k) % nth;
-        const int64_t end = share_begin(j, owner + 1, nth);
-        for (int64_t c; (c = atomic_fetch_add_explicit(&j->next[owner], 1, memory_order_relaxed)) < end;)
-            run_chunk(j, c);
-    }
+    int owners = 0;
+    for (int64_t c; (c = take_item(&j->chunks, ith, &owners)) >= 0;) run_chunk(j, c);
 }
 
 /* For a batch, about 8 chunks per thread, for one token 4: few enough that
@@ -215,9 +234,9 @@ static void multiply(lm_context *c, gemm_job *job, const float *in) {
     const int nth = lm_pool_size(c->pool);
     job->c = c;
     job->chunk = chunk_rows(job, nth);
-    job->n_chunks = 0;
-    for (int i = 0; i < walked_products(job); i++) job->n_chunks += chunks_of(job, &job->p[i]);
-    for (int i = 0; i < nth; i++) atomic_init(&job->next[i], share_begin(job, i, nth));
+    int64_t n_chunks = 0;
+    for (int i = 0; i < walked_products(job); i++) n_chunks += chunks_of(job, &job->p[i]);
+    shares_init(&job->chunks, n_chunks, nth);
     lm_pool_run(c->pool, gemm_task, job);
 }
 
@@ -276,8 +295,16 @@ typedef struct attend_job {
     const lm_layer *l;
     int layer, n;
     int32_t pos0;
-    atomic_long next; /* (token, head) pairs taken so far */
+    shares pairs; /* (head, token) pairs, head-major */
 } attend_job;
+
+/* Keys (v = 0) or values (v = 1) of one KV head of a layer: n_ctx rows of
+ * head_dim. */
+static float *kv_rows(const lm_context *c, int v, int layer, int kv_head) {
+    const lm_hparams *hp = &c->model->hp;
+    const size_t at = ((size_t)layer * hp->n_head_kv + kv_head) * c->n_ctx * hp->head_dim;
+    return (v ? c->v_cache : c->k_cache) + at;
+}
 
 /* One query head of one token over the cached positions it sees: every one
  * up to its own (causal), or only the last n_swa on sliding-window layers.
@@ -286,33 +313,33 @@ static void attend_head(lm_context *c, const attend_job *j, int32_t last, const 
                         float *scores, float *out) {
     const lm_hparams *hp = &c->model->hp;
     const int hd = hp->head_dim, kv_head = h / (hp->n_head / hp->n_head_kv);
-    const size_t kv_dim = (size_t)hp->n_head_kv * hd, kv_off = (size_t)kv_head * hd;
-    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * kv_dim + kv_off;
-    const float *vc = c->v_cache + (size_t)j->layer * c->n_ctx * kv_dim + kv_off;
+    const float *kc = kv_rows(c, 0, j->layer, kv_head), *vc = kv_rows(c, 1, j->layer, kv_head);
     const int32_t first = j->l->swa && last >= hp->n_swa ? last - hp->n_swa + 1 : 0;
     const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const float slope = hp->pos == LM_POS_ALIBI ? lm_alibi_slope(h, hp->n_head, hp->alibi_bias_max) : 0.0f;
     float *s = scores + first;
     for (int32_t p = first; p <= last; p++) {
-        float score = lm_dot_f32(qh, kc + p * kv_dim, hd) * scale;
+        float score = lm_dot_f32(qh, kc + (size_t)p * hd, hd) * scale;
         if (cap > 0) score = cap * tanhf(score * (1.0f / cap));
         scores[p] = score - slope * (float)(last - p);
     }
     lm_softmax(s, last - first + 1);
     memset(out, 0, hd * sizeof(float));
-    for (int32_t p = first; p <= last; p++) lm_axpy_f32(out, vc + p * kv_dim, scores[p], hd);
+    for (int32_t p = first; p <= last; p++) lm_axpy_f32(out, vc + (size_t)p * hd, scores[p], hd);
 }
 
-/* Threads take (token, head) pairs one at a time: later tokens of a prompt
- * see more positions, and a thread that starts late takes fewer. */
+/* Pairs go head by head, so the query heads that share a KV head come one
+ * after another and mostly on one thread, which then finds those keys and
+ * values in its cache. Within a head, later tokens of a prompt see more
+ * positions; the sharing of items evens that out. */
 static void attend_task(void *arg, int ith, int nth) {
     attend_job *j = arg;
     lm_context *c = j->c;
     const lm_hparams *hp = &c->model->hp;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
-    const long pairs = (long)j->n * hp->n_head;
-    for (long i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < pairs;) {
-        const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
+    int owners = 0;
+    for (int64_t i; (i = take_item(&j->pairs, ith, &owners)) >= 0;) {
+        const int h = (int)(i / j->n), t = (int)(i % j->n);
         const size_t at = ((size_t)t * hp->n_head + h) * hp->head_dim;
         attend_head(c, j, j->pos0 + t, c->q + at, h, scores, c->att + at);
     }
@@ -320,16 +347,20 @@ static void attend_task(void *arg, int ith, int nth) {
 
 static void attend(lm_context *c, const lm_layer *l, int layer, int32_t pos0, int n) {
     attend_job job = {.c = c, .l = l, .layer = layer, .n = n, .pos0 = pos0};
-    atomic_init(&job.next, 0);
+    shares_init(&job.pairs, (int64_t)n * c->model->hp.n_head, lm_pool_size(c->pool));
     lm_pool_run(c->pool, attend_task, &job);
 }
 
 static void store_kv(lm_context *c, int layer, int32_t pos0, int n) {
     const lm_hparams *hp = &c->model->hp;
-    const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-    const size_t at = ((size_t)layer * c->n_ctx + pos0) * kv_dim;
-    memcpy(c->k_cache + at, c->k, n * kv_dim * sizeof(float));
-    memcpy(c->v_cache + at, c->v, n * kv_dim * sizeof(float));
+    const size_t hd = hp->head_dim, row = hd * sizeof(float);
+    for (int h = 0; h < hp->n_head_kv; h++) {
+        float *kc = kv_rows(c, 0, layer, h) + (size_t)pos0 * hd, *vc = kv_rows(c, 1, layer, h) + (size_t)pos0 * hd;
+        for (int t = 0; t < n; t++) {
+            memcpy(kc + t * hd, c->k + ((size_t)t * hp->n_head_kv + h) * hd, row);
+            memcpy(vc + t * hd, c->v + ((size_t)t * hp->n_head_kv + h) * hd, row);
+        }
+    }
 }
 
 /* The family's norm (RMSNorm, or LayerNorm with an optional bias) of n
