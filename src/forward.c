@@ -313,19 +313,19 @@ static void attend_head(lm_context *c, const attend_job *j, int32_t last, const 
                         float *scores, float *out) {
     const lm_hparams *hp = &c->model->hp;
     const int hd = hp->head_dim, kv_head = h / (hp->n_head / hp->n_head_kv);
-    const float *kc = kv_rows(c, 0, j->layer, kv_head), *vc = kv_rows(c, 1, j->layer, kv_head);
-    const int32_t first = j->l->swa && last >= hp->n_swa ? last - hp->n_swa + 1 : 0;
+    const int32_t first = j->l->swa && last >= hp->n_swa ? last - hp->n_swa + 1 : 0, n_pos = last - first + 1;
+    const float *kc = kv_rows(c, 0, j->layer, kv_head) + (size_t)first * hd;
+    const float *vc = kv_rows(c, 1, j->layer, kv_head) + (size_t)first * hd;
     const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const float slope = hp->pos == LM_POS_ALIBI ? lm_alibi_slope(h, hp->n_head, hp->alibi_bias_max) : 0.0f;
-    float *s = scores + first;
-    for (int32_t p = first; p <= last; p++) {
-        float score = lm_dot_f32(qh, kc + (size_t)p * hd, hd) * scale;
+    lm_dot_rows_f32(kc, n_pos, qh, hd, scores);
+    for (int32_t i = 0; i < n_pos; i++) {
+        float score = scores[i] * scale;
         if (cap > 0) score = cap * tanhf(score * (1.0f / cap));
-        scores[p] = score - slope * (float)(last - p);
+        scores[i] = score - slope * (float)(n_pos - 1 - i);
     }
-    lm_softmax(s, last - first + 1);
-    memset(out, 0, hd * sizeof(float));
-    for (int32_t p = first; p <= last; p++) lm_axpy_f32(out, vc + (size_t)p * hd, scores[p], hd);
+    lm_softmax(scores, n_pos);
+    lm_mix_rows_f32(out, vc, scores, n_pos, hd);
 }
 
 /* Pairs go head by head, so the query heads that share a KV head come one

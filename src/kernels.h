@@ -27,7 +27,11 @@ void lm_gemm(lm_type wtype, int64_t n_cols, const void *w, size_t w_row_bytes,
 
 /* Float vector helpers used by the forward pass. */
 float lm_dot_f32(const float *a, const float *b, int64_t n);
-void lm_axpy_f32(float *y, const float *x, float a, int64_t n); /* y += a * x */
+/* Attention over one head's contiguous rows of n floats (keys, values):
+ * out[r] = dot(row r, x) for r in [0, n_rows), and
+ * out = sum over r of w[r] * row r, added in row order from zero. */
+void lm_dot_rows_f32(const float *rows, int64_t n_rows, const float *x, int64_t n, float *out);
+void lm_mix_rows_f32(float *out, const float *rows, const float *w, int64_t n_rows, int64_t n);
 void lm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void lm_softmax(float *x, int64_t n);
 

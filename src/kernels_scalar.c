@@ -110,8 +110,14 @@ float lm_dot_f32(const float *a, const float *b, int64_t n) {
     return sum;
 }
 
-void lm_axpy_f32(float *y, const float *x, float a, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+void lm_dot_rows_f32(const float *rows, int64_t n_rows, const float *x, int64_t n, float *out) {
+    for (int64_t r = 0; r < n_rows; r++) out[r] = lm_dot_f32(rows + r * n, x, n);
+}
+
+void lm_mix_rows_f32(float *out, const float *rows, const float *w, int64_t n_rows, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = 0;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < n; i++) out[i] += w[r] * rows[r * n + i];
 }
 
 /* out may alias x. w == NULL means unit weights. */

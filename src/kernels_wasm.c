@@ -851,12 +851,45 @@ float lm_dot_f32(const float *a, const float *b, int64_t n) {
     return sum;
 }
 
-void lm_axpy_f32(float *y, const float *x, float a, int64_t n) {
-    v128_t av = wasm_f32x4_splat(a);
+/* Four rows at a time: each chunk of x is loaded once for the four, and
+ * their four sums leave their lanes together, in one transpose. */
+void lm_dot_rows_f32(const float *rows, int64_t n_rows, const float *x, int64_t n, float *out) {
+    int64_t r = 0;
+    for (; n % 4 == 0 && r + 4 <= n_rows; r += 4) {
+        const float *row = rows + r * n;
+        v128_t s[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
+        for (int64_t i = 0; i < n; i += 4) {
+            const v128_t xv = wasm_v128_load(x + i);
+            for (int k = 0; k < 4; k++) s[k] = wasm_f32x4_add(s[k], wasm_f32x4_mul(wasm_v128_load(row + k * n + i), xv));
+        }
+        /* Pairs of lanes first: [s0 01, s1 01, s0 23, s1 23] and the same for s2, s3. */
+        const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(s[0], s[1], 0, 4, 2, 6), wasm_i32x4_shuffle(s[0], s[1], 1, 5, 3, 7));
+        const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(s[2], s[3], 0, 4, 2, 6), wasm_i32x4_shuffle(s[2], s[3], 1, 5, 3, 7));
+        wasm_v128_store(out + r, wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
+                                                wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7)));
+    }
+    for (; r < n_rows; r++) out[r] = lm_dot_f32(rows + r * n, x, n);
+}
+
+/* Eight output vectors stay in registers across all rows, so out is written
+ * once; multiply then add in row order, as the scalar code rounds. */
+void lm_mix_rows_f32(float *out, const float *rows, const float *w, int64_t n_rows, int64_t n) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(av, wasm_v128_load(x + i))));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 32 <= n; i += 32) {
+        v128_t acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = wasm_f32x4_splat(0);
+        for (int64_t r = 0; r < n_rows; r++) {
+            const v128_t wv = wasm_f32x4_splat(w[r]);
+            for (int k = 0; k < 8; k++)
+                acc[k] = wasm_f32x4_add(acc[k], wasm_f32x4_mul(wv, wasm_v128_load(rows + r * n + i + 4 * k)));
+        }
+        for (int k = 0; k < 8; k++) wasm_v128_store(out + i + 4 * k, acc[k]);
+    }
+    for (; i < n; i++) {
+        float sum = 0;
+        for (int64_t r = 0; r < n_rows; r++) sum += w[r] * rows[r * n + i];
+        out[i] = sum;
+    }
 }
 
 /* out may alias x. w == NULL means unit weights. */
@@ -872,7 +905,27 @@ void lm_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
     for (; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
-/* Subtracting the max keeps every exp() in (0, 1]; expf stays scalar. */
+/* e^x for x <= 0, four at a time, within a few ulp of expf: x = k ln2 + r
+ * with |r| <= ln2 / 2 (ln2 in two parts so k ln2 is exact), e^r from a
+ * degree-7 Taylor-like polynomial (Cephes' coefficients), then 2^k put
+ * straight into the exponent bits. Below -87 (2^k would leave the normal
+ * floats) the result is 0, as for a masked -inf. */
+INLINE v128_t exp_nonpositive_f32x4(v128_t x) {
+    const v128_t underflow = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f));
+    x = wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.0f));
+    const v128_t k = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504f)));
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(k, wasm_f32x4_splat(0.693359375f)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(k, wasm_f32x4_splat(-2.12194440e-4f)));
+    static const float coef[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    v128_t p = wasm_f32x4_splat(coef[0]);
+    for (int i = 1; i < 6; i++) p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(coef[i]));
+    p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+    const v128_t two_k = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(k), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_andnot(wasm_f32x4_mul(p, two_k), underflow);
+}
+
+/* Subtracting the max keeps every exp() in (0, 1]. */
 void lm_softmax(float *x, int64_t n) {
     if (n <= 0) return;
     v128_t mv = wasm_f32x4_splat(x[0]);
@@ -880,10 +933,18 @@ void lm_softmax(float *x, int64_t n) {
     for (; i + 4 <= n; i += 4) mv = wasm_f32x4_pmax(mv, wasm_v128_load(x + i));
     mv = wasm_f32x4_pmax(mv, wasm_i32x4_shuffle(mv, mv, 2, 3, 0, 1));
     mv = wasm_f32x4_pmax(mv, wasm_i32x4_shuffle(mv, mv, 1, 0, 3, 2));
-    float max = wasm_f32x4_extract_lane(mv, 0), sum = 0;
+    float max = wasm_f32x4_extract_lane(mv, 0);
     for (; i < n; i++)
         if (x[i] > max) max = x[i];
-    for (i = 0; i < n; i++) {
+    v128_t sums = wasm_f32x4_splat(0);
+    mv = wasm_f32x4_splat(max);
+    for (i = 0; i + 4 <= n; i += 4) {
+        const v128_t e = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), mv));
+        wasm_v128_store(x + i, e);
+        sums = wasm_f32x4_add(sums, e);
+    }
+    float sum = hsum_f32x4(sums);
+    for (; i < n; i++) {
         x[i] = expf(x[i] - max);
         sum += x[i];
     }

@@ -3,7 +3,7 @@
  * Same results as kernels_scalar.c up to float summation order; products
  * of float weights and the block scales accumulate with fused multiply-adds
  * (one rounding fewer than the scalar code, well inside the equality tests'
- * tolerances). lm_axpy_f32 stays unfused: it is bit-identical to scalar.
+ * tolerances). lm_mix_rows_f32 stays unfused: it is bit-identical to scalar.
  *
  * Design:
  * - Activations are the scalar kernels' formats, quantized by the same
@@ -474,13 +474,28 @@ float lm_dot_f32(const float *a, const float *b, int64_t n) {
     return sum;
 }
 
-/* Multiply then add, as the scalar code rounds. */
-void lm_axpy_f32(float *y, const float *x, float a, int64_t n) {
-    __m256 av = _mm256_set1_ps(a);
+void lm_dot_rows_f32(const float *rows, int64_t n_rows, const float *x, int64_t n, float *out) {
+    for (int64_t r = 0; r < n_rows; r++) out[r] = lm_dot_f32(rows + r * n, x, n);
+}
+
+/* Multiply then add, as the scalar code rounds. Four output vectors stay in
+ * registers across all rows. */
+void lm_mix_rows_f32(float *out, const float *rows, const float *w, int64_t n_rows, int64_t n) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(av, _mm256_loadu_ps(x + i))));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 32 <= n; i += 32) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t r = 0; r < n_rows; r++) {
+            const __m256 wv = _mm256_set1_ps(w[r]);
+            for (int k = 0; k < 4; k++)
+                acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(wv, _mm256_loadu_ps(rows + r * n + i + 8 * k)));
+        }
+        for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + i + 8 * k, acc[k]);
+    }
+    for (; i < n; i++) {
+        float sum = 0;
+        for (int64_t r = 0; r < n_rows; r++) sum += w[r] * rows[r * n + i];
+        out[i] = sum;
+    }
 }
 
 /* out may alias x. w == NULL means unit weights. */

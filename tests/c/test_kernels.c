@@ -139,8 +139,11 @@ static void fill(float *v, int64_t n, float scale) {
     for (int64_t i = 0; i < n; i++) v[i] = scale * rng_normal();
 }
 
-static void test_dot_axpy(void) {
-    static float a[2048], b[2048], y[2048], y0[2048];
+/* At most n roundings of partial sums, in any summation order. */
+static double sum_tolerance(int64_t n, double abs_sum) { return (double)(n + 1) * FLT_EPSILON * abs_sum; }
+
+static void test_dot(void) {
+    static float a[2048], b[2048];
     for (size_t s = 0; s < sizeof vec_sizes / sizeof vec_sizes[0]; s++) {
         int64_t n = vec_sizes[s];
         fill(a, n, 1.0f);
@@ -150,22 +153,46 @@ static void test_dot_axpy(void) {
             ref += (double)a[i] * b[i];
             abs_ab += fabs((double)a[i] * b[i]);
         }
-        /* Any summation order: at most n roundings of partial sums. */
-        double tol = (double)(n + 1) * FLT_EPSILON * abs_ab;
         float got = lm_dot_f32(a, b, n);
-        CHECK(fabs(got - ref) <= tol, "dot n=%ld: %.8g vs %.8g", (long)n, got, ref);
-
-        memcpy(y, b, (size_t)n * sizeof(float));
-        memcpy(y0, b, (size_t)n * sizeof(float));
-        y[n] = SENTINEL;
-        lm_axpy_f32(y, a, -0.75f, n);
-        int bad = 0;
-        for (int64_t i = 0; i < n; i++) {
-            double want = y0[i] + -0.75 * a[i];
-            bad += !(fabs(y[i] - want) <= 2 * FLT_EPSILON * (fabs(y0[i]) + fabs(0.75 * a[i])));
-        }
-        CHECK(bad == 0 && y[n] == SENTINEL, "axpy n=%ld: %d bad values", (long)n, bad);
+        CHECK(fabs(got - ref) <= sum_tolerance(n, abs_ab), "dot n=%ld: %.8g vs %.8g", (long)n, got, ref);
     }
+}
+
+/* An attention head's rows: vec_sizes positions of hd floats. */
+static void test_attention_rows(void) {
+    static float rows[1537 * 64], x[64], w[1537], out[1537 + 1];
+    static const int64_t head_dims[] = {8, 64, 6};
+    for (size_t s = 0; s < sizeof vec_sizes / sizeof vec_sizes[0]; s++)
+        for (size_t d = 0; d < sizeof head_dims / sizeof head_dims[0]; d++) {
+            const int64_t n = vec_sizes[s], hd = head_dims[d];
+            fill(rows, n * hd, 1.0f);
+            fill(x, hd, 1.0f);
+            fill(w, n, 0.5f);
+            out[n] = SENTINEL;
+            lm_dot_rows_f32(rows, n, x, hd, out);
+            int bad = 0;
+            for (int64_t r = 0; r < n; r++) {
+                double ref = 0, abs_sum = 0;
+                for (int64_t i = 0; i < hd; i++) {
+                    ref += (double)rows[r * hd + i] * x[i];
+                    abs_sum += fabs((double)rows[r * hd + i] * x[i]);
+                }
+                bad += !(fabs(out[r] - ref) <= sum_tolerance(hd, abs_sum));
+            }
+            CHECK(bad == 0 && out[n] == SENTINEL, "dot_rows n=%ld hd=%ld: %d bad values", (long)n, (long)hd, bad);
+            out[hd] = SENTINEL;
+            lm_mix_rows_f32(out, rows, w, n, hd);
+            bad = 0;
+            for (int64_t i = 0; i < hd; i++) {
+                double ref = 0, abs_sum = 0;
+                for (int64_t r = 0; r < n; r++) {
+                    ref += (double)w[r] * rows[r * hd + i];
+                    abs_sum += fabs((double)w[r] * rows[r * hd + i]);
+                }
+                bad += !(fabs(out[i] - ref) <= sum_tolerance(n, abs_sum));
+            }
+            CHECK(bad == 0 && out[hd] == SENTINEL, "mix_rows n=%ld hd=%ld: %d bad values", (long)n, (long)hd, bad);
+        }
 }
 
 static void test_rmsnorm(void) {
@@ -235,7 +262,8 @@ int main(void) {
         const lm_type_traits *tt = lm_type_info(t);
         if (tt && tt->supported) test_gemm((lm_type)t);
     }
-    test_dot_axpy();
+    test_dot();
+    test_attention_rows();
     test_rmsnorm();
     test_softmax();
     return check_done();

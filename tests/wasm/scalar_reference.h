@@ -10,7 +10,8 @@
 #define lm_quantize_act scalar_quantize_act
 #define lm_gemm scalar_gemm
 #define lm_dot_f32 scalar_dot_f32
-#define lm_axpy_f32 scalar_axpy_f32
+#define lm_dot_rows_f32 scalar_dot_rows_f32
+#define lm_mix_rows_f32 scalar_mix_rows_f32
 #define lm_rmsnorm scalar_rmsnorm
 #define lm_softmax scalar_softmax
 #undef LM_KERNELS_H /* declare the renamed functions too */
@@ -20,7 +21,8 @@
 #undef lm_quantize_act
 #undef lm_gemm
 #undef lm_dot_f32
-#undef lm_axpy_f32
+#undef lm_dot_rows_f32
+#undef lm_mix_rows_f32
 #undef lm_rmsnorm
 #undef lm_softmax
 
