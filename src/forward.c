@@ -218,20 +218,46 @@ static int64_t chunk_rows(const gemm_job *job, int n_threads) {
     return rows < 16 ? 16 : (rows + 15) / 16 * 16;
 }
 
+/* The rows of a batch quantized for the products that need an activation
+ * format of their own: items are (product, token) pairs. */
+typedef struct quantize_job {
+    const float *in;
+    const product *todo[3];
+    int n_todo, n;
+    shares rows;
+} quantize_job;
+
+static void quantize_task(void *arg, int ith, int nth) {
+    quantize_job *q = arg;
+    int owners = 0;
+    for (int64_t i; (i = take_item(&q->rows, ith, &owners)) >= 0;) {
+        const product *p = q->todo[i / q->n];
+        const int t = (int)(i % q->n);
+        const size_t stride = lm_act_row_bytes(p->w->type, p->w->cols);
+        lm_quantize_act(p->w->type, q->in + (size_t)t * p->w->cols, (char *)p->act + t * stride, p->w->cols);
+    }
+}
+
 /* Quantizes the batch `in` once per weight type of the products (into
- * c->act[i]) and runs them in one dispatch. */
+ * c->act[i]) and runs them in one dispatch. A prompt batch's rows are
+ * quantized on the threads too, in a dispatch of their own: on the caller
+ * alone they took 4% of a prefill on two threads. One token's row is not
+ * worth a dispatch. */
 static void multiply(lm_context *c, gemm_job *job, const float *in) {
+    const int nth = lm_pool_size(c->pool);
+    quantize_job q = {.in = in, .n = job->n};
     for (int i = 0; i < job->n_products; i++) {
         product *p = &job->p[i];
         for (int k = 0; k < i && !p->act; k++)
             if (job->p[k].w->type == p->w->type) p->act = job->p[k].act;
         if (p->act) continue;
-        const size_t stride = lm_act_row_bytes(p->w->type, p->w->cols);
-        for (int t = 0; t < job->n; t++)
-            lm_quantize_act(p->w->type, in + (size_t)t * p->w->cols, (char *)c->act[i] + t * stride, p->w->cols);
         p->act = c->act[i];
+        q.todo[q.n_todo++] = p;
     }
-    const int nth = lm_pool_size(c->pool);
+    const int spread = job->n >= 4 && nth > 1;
+    shares_init(&q.rows, (int64_t)q.n_todo * job->n, spread ? nth : 1);
+    if (spread) lm_pool_run(c->pool, quantize_task, &q);
+    else quantize_task(&q, 0, 1);
     job->c = c;
     job->chunk = chunk_rows(job, nth);
     int64_t n_chunks = 0;
