@@ -6,10 +6,11 @@
 
 #include "localm.h"
 
-/* One pass over the raw logits (NaN counts as -inf, like the sampler): the
- * log-probability of token and the entropy in nats of the full softmax.
- * logprob may be NULL. When no logit is finite or token is out of range,
- * *logprob is -inf and *entropy 0. */
+/* The log-probability of token and the entropy in nats of the full softmax of
+ * the raw logits (NaN counts as -inf, +inf as FLT_MAX, like the sampler), in
+ * float arithmetic summed in double: ~1e-6 relative. logprob may be NULL.
+ * When no logit is above -inf or token is out of range, *logprob is -inf and
+ * *entropy 0. */
 void lm_confidence_step(const float *logits, int32_t n, int32_t token, float *logprob,
                         float *entropy);
 

@@ -223,10 +223,10 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
         }
         lm_json_guide_accept(g->guide, token);
     } else {
-        token = lm_sampler_sample(g->sampler, lm_logits(g->ctx), &logprob);
+        token = lm_sampler_sample(g->sampler, lm_logits(g->ctx), NULL);
     }
     /* Under the model's unmodified distribution, also when a mask chose. */
-    lm_confidence_step(lm_logits(g->ctx), lm_n_vocab(g->ctx->model), token, g->guide ? &logprob : NULL, &entropy);
+    lm_confidence_step(lm_logits(g->ctx), lm_n_vocab(g->ctx->model), token, &logprob, &entropy);
     lm_confidence_add(&g->confidence, logprob);
     lm_sampler_accept(g->sampler, token);
     g->n_gen++;

@@ -7,6 +7,8 @@
  * desc, id asc): a total order, so no sort can break ties differently. */
 #include "localm.h"
 
+#include "confidence.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -297,18 +299,14 @@ static int32_t draw(lm_sampler *s, const candidate *c, int32_t n) {
     return c[last].id; /* only when rounding left target == total */
 }
 
-/* max: the largest cleaned logit. */
-static float log_softmax_at(const float *logits, int32_t n, float max, int32_t token) {
-    if (max == -INFINITY) return -INFINITY;
-    double sum = 0.0;
-    for (int32_t i = 0; i < n; i++) sum += weight(clean_logit(logits[i]), max, 1.0);
-    return (float)(((double)clean_logit(logits[token]) - max) - log(sum));
-}
-
-static int32_t choose(lm_sampler *s) {
+static int32_t choose(lm_sampler *s, const float *logits) {
     const lm_sampling_params *p = &s->params;
     candidate *c = s->cand;
     int32_t n = s->n_vocab;
+    for (int32_t i = 0; i < n; i++) {
+        c[i].logit = clean_logit(logits[i]);
+        c[i].id = i;
+    }
     if (s->history_len > 0) apply_penalties(s);
     /* Greedy also when every token is masked: no distribution to draw from. */
     if (!(p->temperature > 0.0f) || max_logit(c, n) == -INFINITY) return argmax(c, n);
@@ -323,19 +321,50 @@ static int32_t choose(lm_sampler *s) {
     return draw(s, c, n);
 }
 
+enum { ARGMAX_LANES = 64 };
+
+/* What argmax picks, straight from the logits: greedy without penalties
+ * needs no candidate array. Lane j keeps the best of logits j,
+ * j + ARGMAX_LANES, ... (the first of equals: only a greater one replaces
+ * it), an element-wise loop that gcc and clang vectorize; then the lanes'
+ * bests are ranked. Comparisons only, so exact everywhere. */
+static int32_t argmax_logits(const float *logits, int32_t n) {
+    float best[ARGMAX_LANES];
+    int32_t id[ARGMAX_LANES];
+    for (int32_t j = 0; j < ARGMAX_LANES; j++) {
+        best[j] = -INFINITY;
+        id[j] = j; /* all masked: token 0, as argmax gives */
+    }
+    for (int32_t start = 0; start < n; start += ARGMAX_LANES) {
+        const int32_t len = n - start < ARGMAX_LANES ? n - start : ARGMAX_LANES;
+        for (int32_t j = 0; j < len; j++) {
+            /* clean_logit(l) > clean_logit(best[j]) without cleaning, which
+             * would make gcc branch: NaN is never greater, and a best at
+             * FLT_MAX (or +inf) is never beaten. */
+            const float l = logits[start + j];
+            const int better = (l > best[j]) & (best[j] < FLT_MAX);
+            best[j] = better ? l : best[j];
+            id[j] = better ? start + j : id[j];
+        }
+    }
+    candidate top = {clean_logit(best[0]), id[0]};
+    for (int32_t j = 1; j < ARGMAX_LANES; j++) {
+        const candidate lane = {clean_logit(best[j]), id[j]};
+        if (ranks_before(&lane, &top)) top = lane;
+    }
+    return top.id;
+}
+
 int32_t lm_sampler_sample(lm_sampler *sampler, const float *logits, float *logprob) {
     if (!sampler || !logits) {
         if (logprob) *logprob = -INFINITY;
         return -1;
     }
-    float raw_max = -INFINITY;
-    for (int32_t i = 0; i < sampler->n_vocab; i++) {
-        float l = clean_logit(logits[i]);
-        sampler->cand[i].logit = l;
-        sampler->cand[i].id = i;
-        if (l > raw_max) raw_max = l;
+    const int greedy = !(sampler->params.temperature > 0.0f) && sampler->history_len == 0;
+    const int32_t token = greedy ? argmax_logits(logits, sampler->n_vocab) : choose(sampler, logits);
+    if (logprob) {
+        float entropy;
+        lm_confidence_step(logits, sampler->n_vocab, token, logprob, &entropy);
     }
-    int32_t token = choose(sampler);
-    if (logprob) *logprob = log_softmax_at(logits, sampler->n_vocab, raw_max, token);
     return token;
 }

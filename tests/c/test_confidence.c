@@ -1,7 +1,8 @@
-/* Confidence figures: entropy and logprob from one pass over the logits agree
- * with a direct two-pass computation and with the sampler's logprob; hostile
- * logits (NaN, -inf, huge) give finite figures; the summary of a generation
- * matches its pieces. */
+/* Confidence figures: entropy and logprob agree with a direct two-pass
+ * computation in double (also over a 50257-token vocabulary) and with the
+ * sampler's logprob; hostile logits (NaN, -inf, +inf, huge) give finite
+ * figures; the summary of a generation matches its pieces. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,58 @@ static void check_against_sampler(void) {
     }
 }
 
+/* The two-pass reference in double over the logits that are not NaN or -inf. */
+static void reference(const float *l, int n, int token, double *logprob, double *entropy) {
+    double max = -INFINITY, sum = 0, a = 0;
+    for (int i = 0; i < n; i++) if (l[i] > max) max = l[i]; /* NaN never compares greater */
+    for (int i = 0; i < n; i++) {
+        if (isnan(l[i]) || l[i] == -INFINITY) continue;
+        const double d = l[i] - max, w = exp(d);
+        sum += w;
+        a += w * d;
+    }
+    *logprob = l[token] - max - log(sum);
+    *entropy = log(sum) - a / sum;
+}
+
+/* A vocabulary the size of GPT-2's / SmolLM2's (not a multiple of any block)
+ * with logits spread over 1 to 60 nats, some rounds with NaN and -inf among
+ * them. The sums are kept to ~1e-6 relative, which moves logprob and
+ * entropy by ~1e-6; on top of that each figure is rounded to float, so the
+ * tolerance is 1e-6 + 2^-23 of the value. */
+static void check_large_vocab(void) {
+    enum { V = 50257 };
+    static float logits[V];
+    uint32_t seed = 11;
+    int worst_round = -1;
+    double worst = 0.0;
+    for (int round = 0; round < 24; round++) {
+        const float spread = round % 3 == 0 ? 1.0f : round % 3 == 1 ? 12.0f : 60.0f;
+        for (int i = 0; i < V; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            logits[i] = ((float)(seed >> 8) / (float)(1u << 24) - 0.5f) * spread + (float)(round * 37 - 400);
+            if (round % 4 == 3 && i % 97 == 0) logits[i] = i % 2 ? NAN : -INFINITY;
+        }
+        int top = 0;
+        for (int i = 1; i < V; i++) if (logits[i] > logits[top]) top = i;
+        int other = (int)(seed % (V - 1));
+        if (other % 97 == 0) other++; /* not a NaN or -inf */
+        const int tokens[2] = {top, other};
+        for (int t = 0; t < 2; t++) {
+            float lp, h;
+            double want_lp, want_h;
+            lm_confidence_step(logits, V, tokens[t], &lp, &h);
+            reference(logits, V, tokens[t], &want_lp, &want_h);
+            const double err = fmax(fabs(lp - want_lp) - 1.2e-7 * fabs(want_lp), fabs(h - want_h) - 1.2e-7 * want_h);
+            if (err > worst) {
+                worst = err;
+                worst_round = round;
+            }
+        }
+    }
+    CHECK(worst <= 1e-6, "50257 logits: off by %g beyond float rounding in round %d", worst, worst_round);
+}
+
 static void check_edge_cases(void) {
     float logits[N], lp, h;
     for (int i = 0; i < N; i++) logits[i] = 3.0f;
@@ -64,6 +117,26 @@ static void check_edge_cases(void) {
     logits[1] = INFINITY;
     lm_confidence_step(logits, N, 0, &lp, &h);
     CHECK(fabsf(lp + logf(2)) < 1e-6f && fabsf(h - logf(2)) < 1e-6f, "two +inf: logprob %g, entropy %g", lp, h);
+    logits[1] = FLT_MAX; /* ties with +inf */
+    lm_confidence_step(logits, N, 1, &lp, &h);
+    CHECK(fabsf(lp + logf(2)) < 1e-6f && fabsf(h - logf(2)) < 1e-6f, "+inf and FLT_MAX: logprob %g, entropy %g", lp, h);
+
+    for (int i = 0; i < N; i++) logits[i] = (float)(i % 10) - 5.0f;
+    logits[3] = INFINITY;
+    lm_confidence_step(logits, N, 3, &lp, &h);
+    CHECK(lp == 0.0f && h == 0.0f, "one +inf among finite logits has it all: logprob %g, entropy %g", lp, h);
+    lm_confidence_step(logits, N, 4, &lp, &h);
+    CHECK(isfinite(lp) && lp < -1e38f, "a finite logit next to +inf: logprob %g", lp);
+    logits[3] = -FLT_MAX;
+    logits[7] = FLT_MAX;
+    lm_confidence_step(logits, N, 3, &lp, &h);
+    CHECK(lp < -3e38f && h == 0.0f, "-FLT_MAX next to FLT_MAX: logprob %g, entropy %g", lp, h);
+
+    const float one[1] = {-7.5f};
+    lm_confidence_step(one, 1, 0, &lp, &h);
+    CHECK(lp == 0.0f && h == 0.0f, "one logit: logprob %g, entropy %g", lp, h);
+    lm_confidence_step(one, 0, 0, &lp, &h);
+    CHECK(lp == -INFINITY && h == 0.0f, "no logits: logprob %g, entropy %g", lp, h);
 }
 
 static void check_summary(void) {
@@ -127,6 +200,7 @@ static void check_generation(const char *shared) {
 
 int main(void) {
     check_against_sampler();
+    check_large_vocab();
     check_edge_cases();
     check_summary();
     check_generation(check_shared_dir());

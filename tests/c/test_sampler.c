@@ -1,9 +1,11 @@
-/* Sampler: greedy and its ties, determinism per seed, the empirical
+/* Sampler: greedy and its ties (also greedy's own pass over hostile logits
+ * against a plain reference), determinism per seed, the empirical
  * distribution against softmax, what top-k / top-p / min-p exclude, the
  * penalties' arithmetic and the reported log-probability. */
 #include "check.h"
 #include "localm.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -96,6 +98,78 @@ static void test_top_k_one_is_greedy(void) {
         if (sample_once(&greedy, logits, N, NULL, 0) != sample_once(&top1, logits, N, NULL, 0)) same = 0;
     }
     CHECK(same, "top_k=1 picks what greedy picks, ties included");
+}
+
+/* Greedy as the header comment of sampler.c defines it: NaN is -inf, +inf
+ * is FLT_MAX, the lowest id among the highest. */
+static int32_t reference_argmax(const float *logits, int n) {
+    int32_t best = 0;
+    float best_logit = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        const float l = isnan(logits[i]) ? -INFINITY : logits[i] > FLT_MAX ? FLT_MAX : logits[i];
+        if (i == 0 || l > best_logit) {
+            best = i;
+            best_logit = l;
+        }
+    }
+    return best;
+}
+
+/* Greedy without penalties goes over the logits in lanes (token i in lane
+ * i % 64 of the implementation): ties within a lane and across lanes, NaN,
+ * -inf, +inf next to FLT_MAX, vocabularies shorter than a lane and not a
+ * multiple of it. Each case also against top_k = 1, which ranks candidates. */
+static void test_greedy_fast_path(void) {
+    enum { V = 50257 };
+    static float logits[V];
+    const lm_sampling_params greedy = plain_params(0.0f);
+    lm_sampling_params top1 = plain_params(1.0f);
+    top1.top_k = 1;
+    struct { int n, a, b; float va, vb; const char *what; } ties[] = {
+        {200, 70, 6, 3.0f, 3.0f, "a tie in one lane"},
+        {200, 130, 5, 2.0f, 2.0f, "a tie across lanes, the higher id in the lower lane"},
+        {200, 9, 4, FLT_MAX, INFINITY, "+inf ties with FLT_MAX"},
+        {200, 4, 9, FLT_MAX, INFINITY, "FLT_MAX ties with +inf"},
+        {3, 2, 1, 1.0f, 1.0f, "three tokens"},
+        {V, V - 1, V - 2, 0.5f, 0.5f, "the last tokens of a large vocabulary"},
+    };
+    for (size_t t = 0; t < sizeof ties / sizeof ties[0]; t++) {
+        for (int i = 0; i < ties[t].n; i++) logits[i] = -1.0f;
+        logits[ties[t].a] = ties[t].va;
+        logits[ties[t].b] = ties[t].vb;
+        const int32_t want = ties[t].a < ties[t].b ? ties[t].a : ties[t].b;
+        CHECK(sample_once(&greedy, logits, ties[t].n, NULL, 0) == want, "%s: greedy", ties[t].what);
+        CHECK(sample_once(&top1, logits, ties[t].n, NULL, 0) == want, "%s: top_k=1", ties[t].what);
+    }
+
+    const float masked[3][5] = {
+        {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY},
+        {NAN, NAN, NAN, NAN, NAN},
+        {NAN, -INFINITY, NAN, -INFINITY, -INFINITY},
+    };
+    for (int m = 0; m < 3; m++) CHECK(sample_once(&greedy, masked[m], 5, NULL, 0) == 0, "all masked (%d): token 0", m);
+    const float nan_first[4] = {NAN, -INFINITY, -3.0f, NAN};
+    CHECK(sample_once(&greedy, nan_first, 4, NULL, 0) == 2, "the one finite logit among NaN and -inf");
+
+    /* Above fill_logits' [-4, 4): rounds 0-3 plant ties at the top, 4-7 also
+     * NaN and -inf, 8-11 also +inf and FLT_MAX. */
+    const float planted[3][4] = {{4.0f, 4.0f, 4.0f, 4.0f}, {NAN, -INFINITY, 4.0f, 4.0f},
+                                 {NAN, -INFINITY, INFINITY, FLT_MAX}};
+    int same = 1, same_top1 = 1;
+    uint32_t seed = 5;
+    for (int round = 0; round < 12; round++) {
+        const int n = round % 2 ? V : 1000 + round * 131;
+        fill_logits(logits, n, (uint32_t)round);
+        for (int k = 0; k < 40; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            logits[(seed >> 8) % (uint32_t)n] = planted[round / 4][k % 4];
+        }
+        const int32_t want = reference_argmax(logits, n);
+        if (sample_once(&greedy, logits, n, NULL, 0) != want) same = 0;
+        if (sample_once(&top1, logits, n, NULL, 0) != want) same_top1 = 0;
+    }
+    CHECK(same, "greedy matches the reference on random logits with ties, NaN, -inf, +inf");
+    CHECK(same_top1, "top_k=1 matches the reference on the same logits");
 }
 
 static void sample_sequence(const lm_sampling_params *p, const float *logits, int n,
@@ -325,6 +399,7 @@ int main(void) {
     test_defaults();
     test_greedy();
     test_top_k_one_is_greedy();
+    test_greedy_fast_path();
     test_seeds();
     test_distribution();
     test_truncation();
