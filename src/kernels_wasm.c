@@ -75,21 +75,16 @@ size_t lm_act_row_bytes(lm_type wtype, int64_t n) {
 
 /* ---- small helpers ---- */
 
-/* Half to float without branches: the half's bits moved into a float's
- * exponent/mantissa place and rescaled by 2^112 (exact for normals and
- * subnormals; inf/NaN scales come out as large finite numbers). */
-INLINE float half_to_f32(uint16_t h) {
-    uint32_t u = ((uint32_t)(h & 0x8000) << 16) | ((uint32_t)(h & 0x7FFF) << 13);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f * 0x1p112f;
-}
-
 /* Halves to floats: interleaving with zero puts each half in the top of a
  * 32-bit lane (sign at bit 31); an arithmetic shift by 3 moves exponent and
  * mantissa to their float places, the mask drops the sign's copies, and
  * 2^112 rebiases the exponent (exact for normals and subnormals; inf/NaN
- * come out as large finite numbers). bfloat16 is the top half already. */
+ * come out as large finite numbers). bfloat16 is the top half already.
+ * A subnormal half passes through a subnormal float, which x86 multiplies
+ * on a slow path; the other ways measured cost Q4_0 and F16 kernels 10-40%
+ * on every block, and the 32-block types' scales are rarely that small.
+ * The K-quants' super-block scales often are: they go through
+ * lm_f16_to_f32, once per 256 weights. */
 INLINE v128_t top_halves_to_f32(lm_type t, v128_t top) {
     if (t == LM_TYPE_BF16) return top;
     v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int32_t)0x8FFFE000));
@@ -455,8 +450,8 @@ INLINE void scales_q2_k(const uint8_t *p, kscales *o) {
     wasm_v128_store(o->s + 8, wasm_v128_and(hi, m));
     o->mins[0] = wasm_u16x8_shr(lo, 4);
     o->mins[1] = wasm_u16x8_shr(hi, 4);
-    o->d = half_to_f32(b->d);
-    o->dm = half_to_f32(b->dmin);
+    o->d = lm_f16_to_f32(b->d);
+    o->dm = lm_f16_to_f32(b->dmin);
 }
 
 /* Q3_K: 16 signed 6-bit scales, four per 32-bit word: low nibbles from
@@ -474,7 +469,7 @@ INLINE void scales_q3_k(const uint8_t *p, kscales *o) {
     o->mins[1] = wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(raw), k32);
     wasm_v128_store(o->s, o->mins[0]);
     wasm_v128_store(o->s + 8, o->mins[1]);
-    o->d = half_to_f32(b->d);
+    o->d = lm_f16_to_f32(b->d);
     o->dm = 4 * o->d;
 }
 
@@ -491,8 +486,8 @@ INLINE void scales_k4(const uint8_t *scales, uint16_t d, uint16_t dmin, kscales 
     wasm_v128_store(o->s, sc);
     o->mins[0] = wasm_i16x8_shuffle(mn, mn, 0, 0, 1, 1, 2, 2, 3, 3); /* per group of 16 */
     o->mins[1] = wasm_i16x8_shuffle(mn, mn, 4, 4, 5, 5, 6, 6, 7, 7);
-    o->d = half_to_f32(d);
-    o->dm = half_to_f32(dmin);
+    o->d = lm_f16_to_f32(d);
+    o->dm = lm_f16_to_f32(dmin);
 }
 
 INLINE void scales_q4_k(const uint8_t *p, kscales *o) {
@@ -513,7 +508,7 @@ INLINE void scales_q6_k(const uint8_t *p, kscales *o) {
     o->mins[1] = wasm_i16x8_extend_high_i8x16(raw);
     wasm_v128_store(o->s, o->mins[0]);
     wasm_v128_store(o->s + 8, o->mins[1]);
-    o->d = half_to_f32(b->d);
+    o->d = lm_f16_to_f32(b->d);
     o->dm = 32 * o->d;
 }
 
@@ -734,7 +729,7 @@ INLINE float load1_f32(lm_type t, const uint8_t *row, int64_t i) {
         return f;
     }
     uint16_t h = (uint16_t)(row[2 * i] | row[2 * i + 1] << 8);
-    return t == LM_TYPE_F16 ? half_to_f32(h) : lm_bf16_to_f32(h);
+    return t == LM_TYPE_F16 ? lm_f16_to_f32(h) : lm_bf16_to_f32(h);
 }
 
 INLINE void tile_float(lm_type type, int R, int T, int64_t n, const uint8_t *w, size_t wrb,
