@@ -11,7 +11,7 @@
 // In one headless Chromium: localm (web/dist) and npm @wllama/wllama, 1 and 2
 // threads. Natively: build/native/localm against npm node-llama-cpp's prebuilt
 // llama.cpp. Each variant: a 128-token prompt, 64 greedy tokens (EOS ignored),
-// several repetitions, medians. A variant that is not built is reported as such.
+// five repetitions (--reps), medians. A variant that is not built is reported as such.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,7 +45,10 @@ const NOT_BUILT = 'n/a (not built)';
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { quick: false, reps: 3, shapes: null, types: null };
+  // Five repetitions: on a shared 2-core VM one pair of runs in three or four
+  // can land in a slow stretch for two threads (wllama's scaling drops with
+  // ours); a median of five pairs tolerates two such pairs.
+  const opts = { quick: false, reps: 5, shapes: null, types: null };
   const list = (flag, value) => {
     if (!value || value.startsWith('--')) throw new UsageError(`${flag} needs a comma-separated list`);
     const names = value.split(',').filter(Boolean);
