@@ -1,5 +1,5 @@
 /* A persistent pool of worker threads for splitting matrix rows. Decoding
- * one token dispatches five small jobs per layer, so workers spin briefly
+ * one token dispatches five small jobs per layer, so workers spin a while
  * before sleeping: a condition-variable wake per job would cost more than
  * the job, and the dispatcher wakes sleepers only when there are any. Without thread support (LM_NO_THREADS) the caller does it all. */
 #ifndef LM_THREADPOOL_H
