@@ -4,10 +4,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "confidence.h"
 #include "alloc.h"
+#include "clock.h"
 #include "context.h"
 #include "error.h"
 #include "json_guide.h"
@@ -29,12 +29,6 @@ struct lm_generation {
     lm_generate_stats stats;
     lm_confidence_sum confidence;
 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 void lm_generation_free(lm_generation *g) {
     if (!g) return;
@@ -66,9 +60,9 @@ static lm_status evaluate_prompt(lm_generation *g, const char *prompt, lm_error 
     if (n <= 0 && g->ctx->pos == 0)
         s = lm_fail(err, LM_E_ARGUMENT, "the prompt is empty and the model adds no BOS token");
     if (s == LM_OK && n > 0) {
-        const double t0 = now_ms();
+        const double t0 = lm_monotonic_ms();
         s = lm_eval(g->ctx, tokens, n, err);
-        g->stats.prompt_ms = now_ms() - t0;
+        g->stats.prompt_ms = lm_monotonic_ms() - t0;
         g->stats.prompt_tokens = n;
         for (int32_t i = 0; s == LM_OK && i < n; i++) lm_sampler_accept(g->sampler, tokens[i]);
     }
@@ -198,7 +192,7 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
     *piece = (lm_piece){-1, "", 0, 0.0f, 0.0f};
     *done = g->done;
     if (g->done) return LM_OK;
-    const double t0 = now_ms();
+    const double t0 = lm_monotonic_ms();
     lm_status s = LM_OK;
     if (g->pending >= 0) {
         /* A full context ends the generation like max_tokens does: the text
@@ -209,7 +203,7 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
     }
     if (s == LM_OK && !*done && g->n_gen >= g->params.max_tokens) s = finish(g, 0, g->held_len, piece, done, err);
     if (s != LM_OK || *done) {
-        g->stats.gen_ms += now_ms() - t0;
+        g->stats.gen_ms += lm_monotonic_ms() - t0;
         return s;
     }
     float logprob = 0.0f, entropy = 0.0f;
@@ -218,7 +212,7 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
         const int32_t room = g->ctx->n_ctx - g->ctx->pos + 1, left = g->params.max_tokens - g->n_gen;
         s = lm_json_guide_sample(g->guide, g->sampler, lm_logits(g->ctx), left < room ? left : room, &token, err);
         if (s != LM_OK) {
-            g->stats.gen_ms += now_ms() - t0;
+            g->stats.gen_ms += lm_monotonic_ms() - t0;
             return s;
         }
         lm_json_guide_accept(g->guide, token);
@@ -240,7 +234,7 @@ lm_status lm_generation_next(lm_generation *g, lm_piece *piece, int *done, lm_er
         s = emit(g, token, piece, done, err);
         g->pending = token;
     }
-    g->stats.gen_ms += now_ms() - t0;
+    g->stats.gen_ms += lm_monotonic_ms() - t0;
     return s;
 }
 

@@ -7,7 +7,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <time.h>
+
+#include "clock.h"
 
 /* A worker spins this long for the next job before it sleeps: longer than
  * the gaps within a token (norms, one row quantized) and between tokens
@@ -15,7 +16,7 @@
  * tens of microseconds. With a fixed 20000 spins instead, a worker slept
  * before one decode job in five natively and one in twelve in wasm. Time,
  * not a count, because a spin's cost varies by machine. */
-#define SPIN_MICROS 2000.0
+#define SPIN_MS 2.0
 /* Spins between two reads of the clock, which in wasm is a call to JS. */
 #define SPINS_PER_CLOCK 1024
 /* The caller spins this many times for late workers before yielding its
@@ -45,19 +46,13 @@ typedef struct worker_arg {
     int ith;
 } worker_arg;
 
-static double now_micros(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
-}
-
 /* Waits for the generation to move past seen: spin first, then sleep. */
 static unsigned wait_for_job(lm_pool *p, unsigned seen) {
-    const double sleep_at = now_micros() + SPIN_MICROS;
+    const double sleep_at = lm_monotonic_ms() + SPIN_MS;
     for (int i = 1;; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen) return g;
-        if (i % SPINS_PER_CLOCK == 0 && now_micros() > sleep_at) break;
+        if (i % SPINS_PER_CLOCK == 0 && lm_monotonic_ms() > sleep_at) break;
     }
     /* Counting ourselves before checking the generation (both sequentially
      * consistent) means a dispatcher that saw no sleepers bumped the

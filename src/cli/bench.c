@@ -2,16 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Token ids spread over the vocabulary: speed does not depend on them. */
 static void fill_tokens(int32_t *tokens, int n, int32_t n_vocab) {
@@ -22,14 +16,14 @@ static int run_once(lm_context *ctx, const int32_t *tokens, int n_prompt, int n_
                     double *decode) {
     lm_error err;
     lm_context_reset(ctx);
-    double t0 = now_s();
+    double t0 = lm_monotonic_ms();
     if (lm_eval(ctx, tokens, n_prompt, &err) != LM_OK) return cli_fail(&err);
-    double t1 = now_s();
+    double t1 = lm_monotonic_ms();
     for (int i = 0; i < n_gen; i++)
         if (lm_eval(ctx, &tokens[n_prompt + i], 1, &err) != LM_OK) return cli_fail(&err);
-    double t2 = now_s();
-    *prefill = n_prompt / (t1 - t0);
-    *decode = n_gen / (t2 - t1);
+    double t2 = lm_monotonic_ms();
+    *prefill = n_prompt * 1e3 / (t1 - t0);
+    *decode = n_gen * 1e3 / (t2 - t1);
     return 0;
 }
 
